@@ -1,0 +1,95 @@
+//! The `keygate` command line: argument types live next to the command that
+//! runs them (one module per command), this module parses and dispatches.
+//!
+//! Exit statuses follow BSD `sysexits`: 0 success, 1 a failure the message
+//! explains, 2 a usage error (clap's), 69 a capability this build does not
+//! have, 130 cancelled by Ctrl-C.
+
+mod app;
+mod audit;
+mod common;
+mod completions;
+mod devices;
+mod error;
+mod key;
+mod serve;
+mod soft_token;
+mod user;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use error::CliError;
+
+/// Password + security-key login service, and the tools around it.
+#[derive(Debug, Parser)]
+#[command(name = "keygate", version, about, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The `keygate` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (login pages, JSON API, legacy REST, OAuth).
+    Serve(serve::ServeArgs),
+    /// Manage user accounts in the local database.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Register applications that use the token API.
+    #[command(subcommand)]
+    App(app::AppCommand),
+    /// Enroll and manage your security keys against a running server.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// List FIDO security keys connected over USB.
+    Devices(devices::DevicesArgs),
+    /// Show the audit log, newest first.
+    Audit(audit::AuditArgs),
+    /// A software security key that speaks CTAPHID over a socket, for tests and demos.
+    #[command(subcommand)]
+    SoftToken(soft_token::SoftTokenCommand),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+}
+
+/// Entry point of the binary: parse, run, map the outcome to an exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return CliError::other(format!("cannot start the async runtime: {e}")).report(),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => e.report(),
+    }
+}
+
+/// Runs one parsed command. Public so tests can drive commands in-process.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::User(cmd) => user::run(cmd).await,
+        Command::App(cmd) => app::run(cmd).await,
+        Command::Key(cmd) => key::run(cmd).await,
+        Command::Devices(args) => devices::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
+        Command::SoftToken(cmd) => soft_token::run(cmd).await,
+        Command::Completions(args) => completions::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,168 @@
+//! Service configuration: built-in defaults, then `keygate.toml`, then
+//! `KEYGATE_*` environment variables, then command-line flags (later wins).
+//!
+//! Every setting works with no file at all, so `keygate serve` runs out of the
+//! box; the file only exists to record choices an operator wants to keep.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::telemetry::LogFormat;
+
+/// The file read from the working directory when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "keygate.toml";
+
+/// Prefix of the environment variables that mirror the config keys.
+pub const ENV_PREFIX: &str = "KEYGATE_";
+
+/// Everything `keygate serve` and the database commands need to know.
+///
+/// Field names are the config keys; flags and environment variables mirror
+/// them (`listen` = `--listen` = `KEYGATE_LISTEN`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Database URL: `sqlite:PATH` (or a bare path) or `postgres://…`.
+    pub database: String,
+    /// WebAuthn relying-party id; also the U2F app id, so both paths share keys.
+    pub rp_id: String,
+    /// Origin browsers and non-browser clients put in clientData.
+    pub origin: String,
+    /// Log rendering.
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database: "sqlite:keygate.db".to_owned(),
+            rp_id: "localhost".to_owned(),
+            origin: "http://localhost:8080".to_owned(),
+            log_format: LogFormat::Human,
+        }
+    }
+}
+
+/// Why a configuration could not be assembled.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `--config` named a file that does not exist.
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A value in the file, the environment or the flags has the wrong shape.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+}
+
+impl Config {
+    /// Assembles the configuration from every source. `file` is the `--config`
+    /// path (must exist) or `None` for an optional `./keygate.toml`; `flags`
+    /// is any serialisable struct whose `Some` fields override the rest.
+    pub fn load(file: Option<&Path>, flags: impl Serialize) -> Result<Self, ConfigError> {
+        let file = match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let known = Self::keys();
+        figment
+            .merge(
+                Env::prefixed(ENV_PREFIX)
+                    .filter(move |key| known.iter().any(|k| k.eq_ignore_ascii_case(key.as_str()))),
+            )
+            .merge(Serialized::defaults(flags))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    /// The config keys, derived from the struct so the environment filter never
+    /// drifts from the fields (other `KEYGATE_*` variables are left alone).
+    fn keys() -> Vec<String> {
+        match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+// figment's Jail returns its own large error type; that is its API, not ours.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[derive(Serialize, Default)]
+    struct Flags {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        listen: Option<SocketAddr>,
+    }
+
+    fn flags(listen: Option<&str>) -> Flags {
+        Flags { listen: listen.map(|s| s.parse().expect("test address")) }
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        Jail::expect_with(|_| {
+            let config = Config::load(None, flags(None)).expect("defaults load");
+            assert_eq!(config, Config::default());
+            assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        Jail::expect_with(|jail| {
+            jail.create_file("keygate.toml", "listen = \"127.0.0.1:1001\"\nrp_id = \"example.org\"")?;
+            let from_file = Config::load(None, flags(None)).expect("file loads");
+            assert_eq!(from_file.listen.port(), 1001);
+            assert_eq!(from_file.rp_id, "example.org");
+
+            jail.set_env("KEYGATE_LISTEN", "127.0.0.1:1002");
+            jail.set_env("KEYGATE_SOMETHING_ELSE", "ignored");
+            let from_env = Config::load(None, flags(None)).expect("env loads");
+            assert_eq!(from_env.listen.port(), 1002);
+            assert_eq!(from_env.rp_id, "example.org");
+
+            let from_flag = Config::load(None, flags(Some("127.0.0.1:1003"))).expect("flags load");
+            assert_eq!(from_flag.listen.port(), 1003);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn explicit_file_must_exist() {
+        Jail::expect_with(|_| {
+            let err = Config::load(Some(Path::new("nope.toml")), flags(None)).unwrap_err();
+            assert!(matches!(err, ConfigError::MissingFile(_)), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        Jail::expect_with(|jail| {
+            jail.create_file("keygate.toml", "listne = \"127.0.0.1:1\"")?;
+            let err = Config::load(None, flags(None)).unwrap_err().to_string();
+            assert!(err.contains("listne"), "{err}");
+            jail.create_file("keygate.toml", "listen = \"not an address\"")?;
+            let err = Config::load(None, flags(None)).unwrap_err().to_string();
+            assert!(err.contains("listen"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,11 @@
+//! keygate: a login service that pairs a password with a FIDO U2F security key
+//! and hands the result to applications through a Facebook-style token API.
+//!
+//! The crate is a library first so that integration tests, benches and fuzz
+//! targets drive the same code the `keygate` binary runs. The binary itself is
+//! a thin shell around [`cli::run`].
+
+pub mod cli;
+pub mod config;
+pub mod telemetry;
+pub mod web;

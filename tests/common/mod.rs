@@ -1,0 +1,90 @@
+//! Helpers shared by the integration tests: run the real `keygate` binary,
+//! find free loopback ports, wait for a server to answer.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `keygate` binary Cargo built for this test run.
+pub fn keygate() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keygate"));
+    // Tests must not pick up the developer's environment.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("KEYGATE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("RUST_LOG", "info");
+    cmd
+}
+
+/// A loopback address with a port nobody is listening on right now.
+pub fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("read the ephemeral port")
+}
+
+/// A `keygate serve` child process, killed when dropped.
+pub struct Server {
+    /// The running process.
+    pub child: Child,
+    /// Where it answers.
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `keygate serve` with extra arguments in `dir` and waits until
+    /// `/healthz` answers at `addr`.
+    pub fn start(dir: &Path, addr: SocketAddr, configure: impl FnOnce(&mut Command)) -> Server {
+        let mut cmd = keygate();
+        cmd.arg("serve").current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::piped());
+        configure(&mut cmd);
+        let child = cmd.spawn().expect("spawn keygate serve");
+        let mut server = Server { child, addr };
+        server.wait_healthy(Duration::from_secs(30));
+        server
+    }
+
+    /// The base URL of the server.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn wait_healthy(&mut self, limit: Duration) {
+        let client = reqwest::blocking::Client::new();
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let output = self.child.stderr.take().map(std::io::read_to_string);
+                panic!("keygate serve exited early with {status}: {output:?}");
+            }
+            if let Ok(resp) = client.get(format!("{}/healthz", self.url())).send()
+                && resp.status().is_success()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "keygate serve did not answer on {}", self.addr);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends a signal (e.g. "INT", "TERM") to the server process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

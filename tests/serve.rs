@@ -1,0 +1,106 @@
+//! `keygate serve` as an operator runs it: real binary, real loopback port.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Server, free_addr};
+
+fn healthz(server: &Server) -> serde_json::Value {
+    reqwest::blocking::get(format!("{}/healthz", server.url()))
+        .expect("GET /healthz")
+        .json()
+        .expect("healthz answers JSON")
+}
+
+fn wait_exit(server: &mut Server) -> std::process::Output {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.child.try_wait().expect("poll child").is_none() {
+        assert!(Instant::now() < deadline, "server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let child = std::mem::replace(&mut server.child, std::process::Command::new("true").spawn().unwrap());
+    child.wait_with_output().expect("collect output")
+}
+
+#[test]
+fn listen_flag_serves_healthz_and_ctrl_c_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let mut server = Server::start(dir.path(), addr, |cmd| {
+        cmd.arg("--listen").arg(addr.to_string());
+    });
+    assert_eq!(healthz(&server)["status"], "ok");
+    server.signal("INT");
+    let output = wait_exit(&mut server);
+    assert!(output.status.success(), "exit status {:?}", output.status);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("keygate stopped"), "log: {log}");
+}
+
+#[test]
+fn sigterm_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let mut server = Server::start(dir.path(), addr, |cmd| {
+        cmd.arg("--listen").arg(addr.to_string());
+    });
+    server.signal("TERM");
+    assert!(wait_exit(&mut server).status.success());
+}
+
+#[test]
+fn config_file_sets_listen() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    std::fs::write(dir.path().join("keygate.toml"), format!("listen = \"{addr}\"\n")).unwrap();
+    let server = Server::start(dir.path(), addr, |_| {});
+    assert_eq!(healthz(&server)["status"], "ok");
+}
+
+#[test]
+fn environment_beats_file_and_flag_beats_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (in_file, in_env, in_flag) = (free_addr(), free_addr(), free_addr());
+    std::fs::write(dir.path().join("keygate.toml"), format!("listen = \"{in_file}\"\n")).unwrap();
+
+    let server = Server::start(dir.path(), in_env, |cmd| {
+        cmd.env("KEYGATE_LISTEN", in_env.to_string());
+    });
+    assert_eq!(healthz(&server)["status"], "ok");
+    drop(server);
+
+    let server = Server::start(dir.path(), in_flag, |cmd| {
+        cmd.env("KEYGATE_LISTEN", in_env.to_string()).arg("--listen").arg(in_flag.to_string());
+    });
+    assert_eq!(healthz(&server)["status"], "ok");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let mut server = Server::start(dir.path(), addr, |cmd| {
+        cmd.args(["--listen", &addr.to_string(), "--log-format", "json"]);
+    });
+    server.signal("TERM");
+    let output = wait_exit(&mut server);
+    let log = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(value.get("level").is_some(), "{line}");
+    }
+}
+
+#[test]
+fn bad_config_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keygate.toml"), "listen = \"nowhere\"\n").unwrap();
+    let output = common::keygate().arg("serve").current_dir(dir.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.starts_with("keygate: invalid configuration"), "{err}");
+    assert!(err.contains("listen"), "{err}");
+}
