@@ -88,3 +88,39 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The Python of the test venv (`target/venv`, made by `scripts/test`), which
+/// holds the real third-party clients. Fails loudly rather than skipping: a
+/// suite that silently skips its real-client tests proves nothing.
+pub fn python() -> Command {
+    let python = std::env::var_os("KEYGATE_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/test once to create the test venv",
+        python.display()
+    );
+    let mut cmd = Command::new(python);
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1");
+    cmd
+}
+
+/// Runs one pytest file of `tests/python/` with extra environment, and fails
+/// the calling test with pytest's output when any case fails.
+pub fn pytest(file: &str, env: &[(&str, String)]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python");
+    let mut cmd = python();
+    cmd.arg("-m").arg("pytest").arg("-q").arg("-p").arg("no:cacheprovider").arg(dir.join(file));
+    cmd.env("KEYGATE_BIN", env!("CARGO_BIN_EXE_keygate"));
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let output = cmd.output().expect("run pytest");
+    assert!(
+        output.status.success(),
+        "pytest {file} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
