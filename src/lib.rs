@@ -8,5 +8,6 @@
 pub mod cli;
 pub mod config;
 pub mod legacy;
+pub mod oauth;
 pub mod telemetry;
 pub mod web;

@@ -1,0 +1,11 @@
+//! Graph-style OAuth: the dialog, `/oauth/access_token`, `/oauth/client_code`,
+//! `/debug_token`, `/me`. This module holds the parts that need no database:
+//! error shapes, redirect rules, token formats and API version prefixes.
+
+mod error;
+mod redirect;
+mod token;
+
+pub use error::{OAuthError, OAuthErrorKind};
+pub use redirect::{RedirectError, allowed_next, match_registered, validate_registered, with_params};
+pub use token::{AppCredentials, is_api_version};
