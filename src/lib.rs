@@ -10,4 +10,5 @@ pub mod config;
 pub mod legacy;
 pub mod oauth;
 pub mod telemetry;
+pub mod verify;
 pub mod web;

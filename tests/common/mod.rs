@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod verify;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,129 @@
+//! Credential public keys, parsed once and reused for every login.
+//!
+//! A key handle's public key arrives once, at registration, as a 65-byte
+//! uncompressed SEC1 point. Decoding it (a field square root is not needed
+//! for uncompressed points, but the on-curve check is) costs as much as a
+//! good part of a verify, so the store keeps the bytes and the service keeps
+//! a [`CredentialKey`]. Every credential-signature check in the core goes
+//! through [`CredentialKey::verify_digest`]: that one method is where a faster
+//! verifier with per-key precomputed tables plugs in.
+
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use p256::pkcs8::DecodePublicKey;
+
+use super::error::{Signed, VerifyError};
+
+/// Length of an uncompressed SEC1 P-256 point: `04 || X || Y`.
+pub const SEC1_UNCOMPRESSED_LEN: usize = 65;
+
+/// A P-256 credential public key, validated and ready to verify signatures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialKey {
+    key: VerifyingKey,
+    sec1: [u8; SEC1_UNCOMPRESSED_LEN],
+}
+
+impl CredentialKey {
+    /// Parses the U2F wire form: exactly 65 bytes, `0x04`, then X and Y,
+    /// a point on the curve. Compressed and hybrid forms are refused because
+    /// U2F only ever sends uncompressed points.
+    pub fn from_sec1_uncompressed(bytes: &[u8]) -> Result<Self, VerifyError> {
+        let sec1: [u8; SEC1_UNCOMPRESSED_LEN] =
+            bytes.try_into().map_err(|_| VerifyError::InvalidPublicKey { reason: "not 65 bytes long" })?;
+        if sec1[0] != 0x04 {
+            return Err(VerifyError::InvalidPublicKey { reason: "not an uncompressed point (0x04)" });
+        }
+        let key = VerifyingKey::from_sec1_bytes(&sec1)
+            .map_err(|_| VerifyError::InvalidPublicKey { reason: "not a point on P-256" })?;
+        Ok(CredentialKey { key, sec1 })
+    }
+
+    /// Parses a DER `SubjectPublicKeyInfo` holding a P-256 key, the form
+    /// WebAuthn's `getPublicKey()` returns.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, VerifyError> {
+        let key = VerifyingKey::from_public_key_der(der)
+            .map_err(|_| VerifyError::InvalidPublicKey { reason: "not a P-256 SubjectPublicKeyInfo" })?;
+        let point = key.to_encoded_point(false);
+        Self::from_sec1_uncompressed(point.as_bytes())
+    }
+
+    /// The 65-byte uncompressed point, the form the credential store keeps.
+    pub fn sec1_bytes(&self) -> &[u8; SEC1_UNCOMPRESSED_LEN] {
+        &self.sec1
+    }
+
+    /// Checks an ECDSA P-256 signature over a message whose SHA-256 digest
+    /// the caller already computed. High-S signatures are accepted: FIDO
+    /// authenticators produce them and the specifications allow them.
+    ///
+    /// This is the only place the core verifies a credential signature.
+    pub fn verify_digest(&self, sha256_digest: &[u8; 32], sig: &Signature) -> bool {
+        self.key.verify_prehash(sha256_digest, sig).is_ok()
+    }
+}
+
+/// Parses a DER `ECDSA-Sig-Value` as the U2F and WebAuthn specifications
+/// define it: strict DER integers, `r` and `s` in `1..n`, nothing after the
+/// sequence. `what` names the object for the error.
+pub fn parse_der_signature(der: &[u8], what: Signed) -> Result<Signature, VerifyError> {
+    Signature::from_der(der).map_err(|_| VerifyError::MalformedSignature { what })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::SigningKey;
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    use p256::pkcs8::EncodePublicKey;
+    use sha2::{Digest, Sha256};
+
+    fn test_key() -> SigningKey {
+        SigningKey::from_slice(&[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn sec1_and_spki_parse_to_the_same_key() {
+        let sk = test_key();
+        let point = sk.verifying_key().to_encoded_point(false);
+        let a = CredentialKey::from_sec1_uncompressed(point.as_bytes()).unwrap();
+        let spki = sk.verifying_key().to_public_key_der().unwrap();
+        let b = CredentialKey::from_spki_der(spki.as_bytes()).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.sec1_bytes().as_slice(), point.as_bytes());
+    }
+
+    #[test]
+    fn refuses_wrong_length_compressed_and_off_curve_points() {
+        let sk = test_key();
+        let point = sk.verifying_key().to_encoded_point(false);
+        let mut bytes = point.as_bytes().to_vec();
+        assert!(CredentialKey::from_sec1_uncompressed(&bytes[..64]).is_err());
+        let compressed = sk.verifying_key().to_encoded_point(true);
+        assert!(CredentialKey::from_sec1_uncompressed(compressed.as_bytes()).is_err());
+        bytes[64] ^= 1;
+        assert_eq!(
+            CredentialKey::from_sec1_uncompressed(&bytes),
+            Err(VerifyError::InvalidPublicKey { reason: "not a point on P-256" })
+        );
+    }
+
+    #[test]
+    fn verifies_high_s_signatures() {
+        let sk = test_key();
+        let key =
+            CredentialKey::from_sec1_uncompressed(sk.verifying_key().to_encoded_point(false).as_bytes())
+                .unwrap();
+        let digest: [u8; 32] = Sha256::digest(b"message").into();
+        let sig: Signature = sk.sign_prehash(&digest).unwrap();
+        let low = sig.normalize_s().unwrap_or(sig);
+        let (r, s) = low.split_scalars();
+        let high = Signature::from_scalars(r, -*s).unwrap();
+        assert!(key.verify_digest(&digest, &low));
+        assert!(key.verify_digest(&digest, &high));
+        let round = parse_der_signature(high.to_der().as_bytes(), Signed::Assertion).unwrap();
+        assert!(key.verify_digest(&digest, &round));
+        let other: [u8; 32] = Sha256::digest(b"other").into();
+        assert!(!key.verify_digest(&other, &low));
+    }
+}
