@@ -308,6 +308,29 @@ mod tests {
         assert_eq!(repair_certificate(&short, &[digest]), short);
     }
 
+    /// An RSA-signed certificate whose signature BIT STRING declares stray
+    /// unused bits, like the early U2F certificates, is refused as it is and
+    /// verifies once repaired.
+    #[test]
+    fn stray_unused_bits_are_refused_unless_repaired() {
+        let good = include_bytes!("../../fixtures/verify/attestation-rsa.der");
+        let roots = TrustRoots::from_pem(include_bytes!("../../fixtures/verify/ca-rsa.pem")).unwrap();
+        let root = &roots.roots[0].tbs_certificate.subject_public_key_info;
+        AttestationCertificate::parse(good).unwrap().verify_issued_by(root).unwrap();
+
+        let mut broken = good.to_vec();
+        let at = broken.len() - 257;
+        assert_eq!(broken[at], 0, "the unused-bits byte of a 2048-bit RSA signature");
+        broken[at] = 0x07;
+        let err = AttestationCertificate::parse(&broken).unwrap().verify_issued_by(root).unwrap_err();
+        assert!(matches!(err, VerifyError::Certificate { .. }), "{err}");
+
+        let digest: [u8; 32] = Sha256::digest(&broken).into();
+        let repaired = repair_certificate(&broken, &[digest]);
+        assert_eq!(repaired, good.to_vec());
+        AttestationCertificate::parse(&repaired).unwrap().verify_issued_by(root).unwrap();
+    }
+
     #[test]
     fn der_element_len_reads_short_and_long_forms() {
         assert_eq!(der_element_len(&[0x30, 0x03, 1, 2, 3, 9, 9]).unwrap(), 5);
