@@ -98,3 +98,48 @@ fn authentication_vector_verifies() {
     assert_eq!(outcome.counter, 1);
     assert!(outcome.counter_verdict(0).is_accept());
 }
+
+#[test]
+fn recorded_webauthn_assertion_verifies_and_flips_fail() {
+    use keygate::verify::{AssertionExpectation, VerifyError, verify_assertion};
+    let v = Vector::load("webauthn-assertion");
+    let key = CredentialKey::from_spki_der(&v.bytes("public_key_spki")).unwrap();
+    assert_eq!(key.sec1_bytes().to_vec(), v.bytes("public_key"));
+    let rp = app_param(v.str("rp_id"));
+    let origins = vec![v.str("origin").to_string()];
+    let expect = AssertionExpectation {
+        rp_id_hash: &rp,
+        client_data: ClientDataExpectation {
+            challenge: v.str("challenge_text").as_bytes(),
+            allowed_origins: &origins,
+        },
+        user_verification_required: false,
+    };
+    let (auth, cdj, sig) =
+        (v.bytes("authenticator_data"), v.str("client_data_json").as_bytes(), v.bytes("signature"));
+    let outcome = verify_assertion(&key, &auth, cdj, &sig, &expect).unwrap();
+    assert_eq!(u64::from(outcome.counter), v.u64("counter"));
+    assert!(outcome.user_present && !outcome.user_verified);
+    assert!(outcome.counter_verdict(v.u64("stored_counter") as u32).is_accept());
+
+    let uv = AssertionExpectation { user_verification_required: true, ..expect };
+    assert!(matches!(
+        verify_assertion(&key, &auth, cdj, &sig, &uv),
+        Err(VerifyError::UserNotVerified { .. })
+    ));
+    for at in 0..auth.len() {
+        let mut bad = auth.clone();
+        bad[at] ^= 0x01;
+        assert!(verify_assertion(&key, &bad, cdj, &sig, &expect).is_err(), "authenticator data byte {at}");
+    }
+    for at in 0..cdj.len() {
+        let mut bad = cdj.to_vec();
+        bad[at] ^= 0x01;
+        assert!(verify_assertion(&key, &auth, &bad, &sig, &expect).is_err(), "clientDataJSON byte {at}");
+    }
+    for at in 0..sig.len() {
+        let mut bad = sig.clone();
+        bad[at] ^= 0x01;
+        assert!(verify_assertion(&key, &auth, cdj, &bad, &expect).is_err(), "signature byte {at}");
+    }
+}
