@@ -178,3 +178,31 @@ fn trusted_ca_refuses_any_flip_of_an_issued_certificate() {
         for_each_flip(&raw, at..at + cert.len(), root, |raw| pki.verify(raw, &policy).is_ok());
     }
 }
+
+#[test]
+fn self_signed_attestation_is_verified_but_not_trusted_unless_configured() {
+    let pki = Pki::new();
+    let cert = read_fixture("verify/attestation-self.der");
+    let raw = pki.registration(&cert);
+    let (_, attestation) =
+        verify_registration(&raw, &pki.app, &pki.chal, &AttestationPolicy::Verified).unwrap();
+    assert_eq!(attestation.trust, AttestationTrust::Verified);
+    assert_eq!(attestation.subject.as_deref(), Some("O=keygate,CN=keygate test self-signed attestation"));
+    assert!(matches!(
+        pki.verify(&raw, &roots("verify/ca-ec.pem")),
+        Err(VerifyError::UntrustedAttestation { .. })
+    ));
+    let mut itself = TrustRoots::default();
+    itself.add_der(&cert).unwrap();
+    let trust = pki.verify(&raw, &AttestationPolicy::TrustedCa(itself)).unwrap();
+    assert!(matches!(trust, AttestationTrust::TrustedCa { .. }));
+
+    // Signed by another key than the certificate's: refused under `verified`.
+    let other = SigningKey::from_slice(&[0x22; 32]).unwrap();
+    let forged = registration(&other, &cert, &pki.user, &pki.handle, &pki.app, &pki.chal);
+    assert_eq!(
+        pki.verify(&forged, &AttestationPolicy::Verified),
+        Err(VerifyError::BadSignature { what: keygate::verify::Signed::Registration })
+    );
+    assert_eq!(pki.verify(&forged, &AttestationPolicy::None), Ok(AttestationTrust::NotChecked));
+}
