@@ -36,41 +36,23 @@ const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.
 /// declares unused bits although the RSA signature uses all of them. The list
 /// is python-u2flib-server's (`CERTS_TO_FIX`); strict DER parsers reject or
 /// misread these certificates, so the byte is reset to 0 before parsing.
-const CERTS_TO_FIX: [[u8; 32]; 6] = [
-    hex_literal("349bca1031f8c82c4ceca38b9cebf1a69df9fb3b94eed99eb3fb9aa3822d26e8"),
-    hex_literal("dd574527df608e47ae45fbba75a2afdd5c20fd94a02419381813cd55a2a3398f"),
-    hex_literal("1d8764f0f7cd1352df6150045c8f638e517270e8b5dda1c63ade9c2280240cae"),
-    hex_literal("d0edc9a91a1677435a953390865d208c55b3183c6759c9b5a7ff494c322558eb"),
-    hex_literal("6073c436dcd064a48127ddbf6032ac1a66fd59a0c24434f070d4e564c124c897"),
-    hex_literal("ca993121846c464d666096d35f13bf44c1b05af205f9b4a1e00cf6cc10c5e511"),
+const CERTS_TO_FIX: [&str; 6] = [
+    "349bca1031f8c82c4ceca38b9cebf1a69df9fb3b94eed99eb3fb9aa3822d26e8",
+    "dd574527df608e47ae45fbba75a2afdd5c20fd94a02419381813cd55a2a3398f",
+    "1d8764f0f7cd1352df6150045c8f638e517270e8b5dda1c63ade9c2280240cae",
+    "d0edc9a91a1677435a953390865d208c55b3183c6759c9b5a7ff494c322558eb",
+    "6073c436dcd064a48127ddbf6032ac1a66fd59a0c24434f070d4e564c124c897",
+    "ca993121846c464d666096d35f13bf44c1b05af205f9b4a1e00cf6cc10c5e511",
 ];
 
-/// Decodes 64 hex digits at compile time (a bad literal fails the build).
-const fn hex_literal(hex: &str) -> [u8; 32] {
-    const fn nibble(c: u8) -> u8 {
-        match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => [0u8][c as usize], // out of bounds at compile time: not hex
-        }
-    }
-    let bytes = hex.as_bytes();
-    let mut out = [0u8; 32];
-    let mut i = 0;
-    while i < 32 {
-        out[i] = (nibble(bytes[2 * i]) << 4) | nibble(bytes[2 * i + 1]);
-        i += 1;
-    }
-    out
-}
-
 /// Resets the unused-bits byte of the 256-byte signature BIT STRING of the
-/// certificates listed in `known`, as python-u2flib-server's `_fix_cert`
-/// does. Other certificates are returned unchanged.
-pub fn repair_certificate(der: &[u8], known: &[[u8; 32]]) -> Vec<u8> {
+/// certificates whose SHA-256 (lowercase hex) is listed in `known`, as
+/// python-u2flib-server's `_fix_cert` does. Other certificates are returned
+/// unchanged.
+pub fn repair_certificate(der: &[u8], known: &[&str]) -> Vec<u8> {
     let mut out = der.to_vec();
-    let digest: [u8; 32] = Sha256::digest(der).into();
-    if known.contains(&digest)
+    let digest = super::to_hex(&Sha256::digest(der));
+    if known.contains(&digest.as_str())
         && let Some(at) = out.len().checked_sub(257)
         && let Some(byte) = out.get_mut(at)
     {
@@ -288,9 +270,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_fix_list_decodes() {
-        assert_eq!(CERTS_TO_FIX[0][..4], [0x34, 0x9b, 0xca, 0x10]);
-        assert_eq!(CERTS_TO_FIX[5][31], 0x11);
+    fn the_fix_list_is_lowercase_sha256_hex() {
+        for digest in CERTS_TO_FIX {
+            assert_eq!(digest.len(), 64);
+            assert!(digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        }
     }
 
     #[test]
@@ -298,14 +282,14 @@ mod tests {
         let mut der = vec![0x30u8; 300];
         der[300 - 257] = 0x07;
         assert_eq!(repair_known_certificate(&der), der);
-        let digest: [u8; 32] = Sha256::digest(&der).into();
-        let fixed = repair_certificate(&der, &[digest]);
+        let digest = hex::encode(Sha256::digest(&der));
+        let fixed = repair_certificate(&der, &[&digest]);
         assert_eq!(fixed[300 - 257], 0);
         assert_eq!(fixed[..43], der[..43]);
         assert_eq!(fixed[44..], der[44..]);
         let short = vec![1u8; 10];
-        let digest: [u8; 32] = Sha256::digest(&short).into();
-        assert_eq!(repair_certificate(&short, &[digest]), short);
+        let digest = hex::encode(Sha256::digest(&short));
+        assert_eq!(repair_certificate(&short, &[&digest]), short);
     }
 
     /// An RSA-signed certificate whose signature BIT STRING declares stray
@@ -325,8 +309,8 @@ mod tests {
         let err = AttestationCertificate::parse(&broken).unwrap().verify_issued_by(root).unwrap_err();
         assert!(matches!(err, VerifyError::Certificate { .. }), "{err}");
 
-        let digest: [u8; 32] = Sha256::digest(&broken).into();
-        let repaired = repair_certificate(&broken, &[digest]);
+        let digest = hex::encode(Sha256::digest(&broken));
+        let repaired = repair_certificate(&broken, &[&digest]);
         assert_eq!(repaired, good.to_vec());
         AttestationCertificate::parse(&repaired).unwrap().verify_issued_by(root).unwrap();
     }

@@ -111,7 +111,10 @@ pub fn verify_assertion(
     let signature = parse_der_signature(signature_der, Signed::Assertion)?;
     client_data.check(WEBAUTHN_GET, &expect.client_data)?;
     if auth.rp_id_hash != *expect.rp_id_hash {
-        return Err(VerifyError::RpIdHash { expected: hex(expect.rp_id_hash), got: hex(&auth.rp_id_hash) });
+        return Err(VerifyError::RpIdHash {
+            expected: super::to_hex(expect.rp_id_hash),
+            got: super::to_hex(&auth.rp_id_hash),
+        });
     }
     let digest: [u8; 32] =
         Sha256::new().chain_update(authenticator_data).chain_update(client_data.hash).finalize().into();
@@ -126,10 +129,6 @@ pub fn verify_assertion(
         return Err(VerifyError::UserNotVerified { flags: auth.flags });
     }
     Ok(AssertionOutcome { user_present: true, user_verified, flags: auth.flags, counter: auth.sign_count })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
