@@ -1,12 +1,12 @@
 //! Credential public keys, parsed once and reused for every login.
 //!
-//! A key handle's public key arrives once, at registration, as a 65-byte
-//! uncompressed SEC1 point. Decoding it (a field square root is not needed
-//! for uncompressed points, but the on-curve check is) costs as much as a
-//! good part of a verify, so the store keeps the bytes and the service keeps
-//! a [`CredentialKey`]. Every credential-signature check in the core goes
-//! through [`CredentialKey::verify_digest`]: that one method is where a faster
-//! verifier with per-key precomputed tables plugs in.
+//! A credential's public key arrives once, at registration, as a 65-byte
+//! uncompressed SEC1 point. The store keeps those bytes; the service turns
+//! them into a [`CredentialKey`] (point decoded and checked on the curve) and
+//! keeps it for every later login of that key. Every credential-signature
+//! check in the core goes through [`CredentialKey::verify_digest`]: that one
+//! method is where a verifier with per-key precomputed tables plugs in, so
+//! parsing once is what makes such a cache pay off.
 
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{Signature, VerifyingKey};
