@@ -39,6 +39,16 @@ impl CredentialKey {
         Ok(CredentialKey { key, sec1 })
     }
 
+    /// Builds the key from its affine coordinates, the form a COSE EC2 key
+    /// (`-2` x, `-3` y) carries after a WebAuthn registration.
+    pub fn from_coordinates(x: &[u8; 32], y: &[u8; 32]) -> Result<Self, VerifyError> {
+        let mut sec1 = [0u8; SEC1_UNCOMPRESSED_LEN];
+        sec1[0] = 0x04;
+        sec1[1..33].copy_from_slice(x);
+        sec1[33..].copy_from_slice(y);
+        Self::from_sec1_uncompressed(&sec1)
+    }
+
     /// Parses a DER `SubjectPublicKeyInfo` holding a P-256 key, the form
     /// WebAuthn's `getPublicKey()` returns.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, VerifyError> {
@@ -91,6 +101,9 @@ mod tests {
         let b = CredentialKey::from_spki_der(spki.as_bytes()).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.sec1_bytes().as_slice(), point.as_bytes());
+        let (x, y) = (point.x().unwrap(), point.y().unwrap());
+        let c = CredentialKey::from_coordinates(&(*x).into(), &(*y).into()).unwrap();
+        assert_eq!(a, c);
     }
 
     #[test]
