@@ -79,6 +79,51 @@ pub enum AttestationPolicy {
     TrustedCa(TrustRoots),
 }
 
+/// The policy names operators write in the configuration
+/// (`attestation = "none" | "verified" | "trusted-ca"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttestationMode {
+    /// See [`AttestationPolicy::None`].
+    None,
+    /// See [`AttestationPolicy::Verified`].
+    #[default]
+    Verified,
+    /// See [`AttestationPolicy::TrustedCa`].
+    TrustedCa,
+}
+
+impl std::str::FromStr for AttestationMode {
+    type Err = VerifyError;
+
+    fn from_str(name: &str) -> Result<Self, VerifyError> {
+        match name {
+            "none" => Ok(AttestationMode::None),
+            "verified" => Ok(AttestationMode::Verified),
+            "trusted-ca" => Ok(AttestationMode::TrustedCa),
+            _ => Err(VerifyError::UnknownAttestationMode { got: name.to_string() }),
+        }
+    }
+}
+
+impl AttestationPolicy {
+    /// Builds the policy from its configured name and the roots loaded by the
+    /// caller; `trusted-ca` without a root is a configuration error, not a
+    /// service that silently refuses every key.
+    pub fn new(mode: AttestationMode, roots: Option<TrustRoots>) -> Result<Self, VerifyError> {
+        match (mode, roots) {
+            (AttestationMode::None, _) => Ok(AttestationPolicy::None),
+            (AttestationMode::Verified, _) => Ok(AttestationPolicy::Verified),
+            (AttestationMode::TrustedCa, Some(roots)) if !roots.is_empty() => {
+                Ok(AttestationPolicy::TrustedCa(roots))
+            }
+            (AttestationMode::TrustedCa, _) => Err(VerifyError::TrustRoot {
+                reason: "trusted-ca needs at least one root certificate".into(),
+            }),
+        }
+    }
+}
+
 /// Certificates the service trusts to issue attestation certificates.
 #[derive(Debug, Clone, Default)]
 pub struct TrustRoots {
@@ -268,6 +313,28 @@ fn cert_error(err: der::Error) -> VerifyError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modes_parse_from_their_config_names() {
+        assert_eq!("trusted-ca".parse::<AttestationMode>(), Ok(AttestationMode::TrustedCa));
+        assert_eq!("none".parse::<AttestationMode>(), Ok(AttestationMode::None));
+        assert_eq!(AttestationMode::default(), AttestationMode::Verified);
+        assert_eq!(
+            "trusted_ca".parse::<AttestationMode>(),
+            Err(VerifyError::UnknownAttestationMode { got: "trusted_ca".into() })
+        );
+        assert!(matches!(
+            AttestationPolicy::new(AttestationMode::TrustedCa, None),
+            Err(VerifyError::TrustRoot { .. })
+        ));
+        let roots = TrustRoots::from_pem(include_bytes!("../../fixtures/verify/ca-ec.pem")).unwrap();
+        let policy = AttestationPolicy::new(AttestationMode::TrustedCa, Some(roots)).unwrap();
+        assert!(matches!(policy, AttestationPolicy::TrustedCa(ref r) if r.len() == 1));
+        assert_eq!(
+            serde_json::from_str::<AttestationMode>("\"trusted-ca\"").unwrap(),
+            AttestationMode::TrustedCa
+        );
+    }
 
     #[test]
     fn the_fix_list_is_lowercase_sha256_hex() {

@@ -125,6 +125,12 @@ pub enum VerifyError {
         /// The issuer named in the certificate.
         issuer: String,
     },
+    /// The configured attestation policy name is not one the service knows.
+    #[error("attestation policy {got:?} is not one of none, verified, trusted-ca")]
+    UnknownAttestationMode {
+        /// The name configured.
+        got: String,
+    },
     /// A trust root could not be loaded.
     #[error("trust root: {reason}")]
     TrustRoot {

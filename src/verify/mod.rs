@@ -29,7 +29,9 @@ pub mod key;
 pub mod u2f;
 pub mod webauthn;
 
-pub use attestation::{Attestation, AttestationCertificate, AttestationPolicy, AttestationTrust, TrustRoots};
+pub use attestation::{
+    Attestation, AttestationCertificate, AttestationMode, AttestationPolicy, AttestationTrust, TrustRoots,
+};
 pub use client_data::{ClientData, ClientDataExpectation, U2fClientDataType, verify_u2f_client_data};
 pub use counter::CounterVerdict;
 pub use error::{Signed, VerifyError};
