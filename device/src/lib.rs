@@ -10,3 +10,6 @@ pub mod ctaphid;
 
 /// Size of one CTAPHID report on the wire, without the HID report-id byte.
 pub const HID_REPORT_SIZE: usize = 64;
+pub mod soft;
+pub mod transport;
+pub mod u2f;
