@@ -1,10 +1,29 @@
 //! `keygate soft-token ...`: a software security key served over a socket.
+//!
+//! `serve` runs the token until SIGINT/SIGTERM; with `--presence manual` each
+//! SIGUSR1 stands for one touch, so tests can watch a host poll on 6985.
+//! A new token's attestation identity is the test CA's certificate from
+//! `fixtures/soft-token/`, built into the binary.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use clap::{Args, Subcommand};
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use keygate_device::soft::credential::{self, decode_base64};
+use keygate_device::soft::state::{Attestation, Secret};
+use keygate_device::soft::{Presence, SoftToken, TokenState, file};
+use keygate_device::transport::{self, Control, ListenAddr, unix::UnixListener};
+use rand::rngs::OsRng;
 
 use super::CliError;
+use crate::telemetry::{self, LogFormat};
+
+/// The attestation certificate new tokens embed in their registrations.
+const ATTESTATION_CERT: &[u8] = include_bytes!("../../fixtures/soft-token/attestation.der");
+/// Its private key (test material, PKCS#8 DER).
+const ATTESTATION_KEY: &[u8] = include_bytes!("../../fixtures/soft-token/attestation-key.der");
 
 /// The `keygate soft-token` subcommands.
 #[derive(Debug, Subcommand)]
@@ -17,6 +36,15 @@ pub enum SoftTokenCommand {
     ImportCredential(ImportCredentialArgs),
 }
 
+/// When the token considers its user present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresenceMode {
+    /// At once, for every request.
+    Auto,
+    /// Only after a SIGUSR1 (one signal, one touch); requests meanwhile get 6985.
+    Manual,
+}
+
 /// Arguments of `keygate soft-token serve`.
 #[derive(Debug, Args)]
 pub struct SoftTokenServeArgs {
@@ -25,7 +53,13 @@ pub struct SoftTokenServeArgs {
     pub state: PathBuf,
     /// udp:HOST:PORT or unix:PATH.
     #[arg(long, value_name = "ADDR")]
-    pub listen: String,
+    pub listen: ListenAddr,
+    /// How user presence is decided.
+    #[arg(long, value_enum, default_value_t = PresenceMode::Auto)]
+    pub presence: PresenceMode,
+    /// Log format: human or json.
+    #[arg(long, value_name = "FORMAT", default_value = "human")]
+    pub log_format: LogFormat,
 }
 
 /// Arguments of `keygate soft-token export-credential`.
@@ -45,11 +79,114 @@ pub struct ExportCredentialArgs {
 /// Arguments of `keygate soft-token import-credential`.
 #[derive(Debug, Args)]
 pub struct ImportCredentialArgs {
-    /// The token's state file.
+    /// The token's state file (created when missing).
     #[arg(long, value_name = "FILE")]
     pub state: PathBuf,
 }
 
-pub(super) async fn run(_cmd: SoftTokenCommand) -> Result<(), CliError> {
-    Err(CliError::unavailable("the software token"))
+pub(super) async fn run(cmd: SoftTokenCommand) -> Result<(), CliError> {
+    match cmd {
+        SoftTokenCommand::Serve(args) => serve(args).await,
+        SoftTokenCommand::ExportCredential(args) => export(&args),
+        SoftTokenCommand::ImportCredential(args) => import(&args),
+    }
+}
+
+fn attestation() -> Attestation {
+    Attestation { certificate: ATTESTATION_CERT.to_vec(), private_key: Secret::new(ATTESTATION_KEY.to_vec()) }
+}
+
+async fn serve(args: SoftTokenServeArgs) -> Result<(), CliError> {
+    telemetry::init(args.log_format);
+    let presence = match args.presence {
+        PresenceMode::Auto => Presence::Auto,
+        PresenceMode::Manual => Presence::Manual,
+    };
+    let control = Arc::new(Control::default());
+    spawn_signal_handlers(&control)?;
+    let worker = Arc::clone(&control);
+    let served = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        match &args.listen {
+            ListenAddr::Udp(addr) => {
+                let socket = std::net::UdpSocket::bind(addr)
+                    .with_context(|| format!("cannot listen on udp:{addr}"))?;
+                let local = socket.local_addr().context("cannot read the bound address")?;
+                let mut token = open(&args.state, presence)?;
+                tracing::info!(address = %format!("udp:{local}"), "soft token listening");
+                transport::serve(&socket, &mut token, &worker).context("socket failed")
+            }
+            ListenAddr::Unix(path) => {
+                let socket = UnixListener::bind(path)
+                    .with_context(|| format!("cannot listen on unix:{}", path.display()))?;
+                let mut token = open(&args.state, presence)?;
+                tracing::info!(address = %args.listen, "soft token listening");
+                transport::serve(&socket, &mut token, &worker).context("socket failed")
+            }
+        }
+    });
+    served.await.context("the serving thread failed")??;
+    tracing::info!("soft token stopped");
+    Ok(())
+}
+
+fn open<P: Clone>(path: &Path, presence: Presence) -> anyhow::Result<SoftToken<P>> {
+    let (token, created) = SoftToken::open_or_create(path, &mut OsRng, attestation(), presence)
+        .with_context(|| format!("cannot open the token state {}", path.display()))?;
+    if created {
+        tracing::info!(state = %path.display(), "created a new soft token");
+    }
+    tracing::info!(
+        counter = token.state().counter,
+        credentials = token.state().credentials.len(),
+        "token loaded"
+    );
+    Ok(token)
+}
+
+fn spawn_signal_handlers(control: &Arc<Control>) -> Result<(), CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut usr1 = signal(SignalKind::user_defined1()).context("cannot watch SIGUSR1")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let approvals = Arc::clone(control);
+    tokio::spawn(async move {
+        while usr1.recv().await.is_some() {
+            approvals.approve();
+        }
+    });
+    let stopper = Arc::clone(control);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        stopper.stop();
+    });
+    Ok(())
+}
+
+fn export(args: &ExportCredentialArgs) -> Result<(), CliError> {
+    let state = file::load(&args.state)
+        .context("cannot read the token state")?
+        .ok_or_else(|| CliError::other(format!("{} does not exist", args.state.display())))?;
+    let handle =
+        decode_base64("--key-handle", &args.key_handle).map_err(|e| CliError::other(e.to_string()))?;
+    let exported =
+        credential::export(&state, &args.rp_id, &handle).map_err(|e| CliError::other(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&exported).context("cannot render the credential")?;
+    println!("{json}");
+    Ok(())
+}
+
+fn import(args: &ImportCredentialArgs) -> Result<(), CliError> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).context("cannot read standard input")?;
+    let mut state = match file::load(&args.state).context("cannot read the token state")? {
+        Some(state) => state,
+        None => TokenState::generate(&mut OsRng, attestation()),
+    };
+    let count = credential::import(&mut state, &input).map_err(|e| CliError::other(e.to_string()))?;
+    file::save(&args.state, &state).context("cannot save the token state")?;
+    eprintln!("imported {count} credential(s) into {}", args.state.display());
+    Ok(())
 }
