@@ -4,11 +4,13 @@
 //! initialization packet followed by continuation packets, each one 64-byte
 //! report tagged with a 4-byte channel id. [`frame`] splits and rebuilds
 //! messages and is shared by both ends; [`channel`] is the device side's state
-//! machine (channel allocation, busy handling, timeouts). Nothing here touches
+//! machine (channel allocation, busy handling, timeouts); [`host`] is the
+//! host side's view of one request and its response. Nothing here touches
 //! a clock or a socket: callers pass `now` and carry the reports.
 
 pub mod channel;
 pub mod frame;
+pub mod host;
 
 use std::fmt;
 
