@@ -6,6 +6,7 @@
 //! deadlines. Transports ([`transport`]: UDP, Unix datagram sockets,
 //! in-process) are thin drivers around those cores.
 
+pub mod client;
 pub mod ctaphid;
 
 /// Size of one CTAPHID report on the wire, without the HID report-id byte.

@@ -2,10 +2,16 @@
 //! datagram sockets ([`udp`], [`unix`]: one 64-byte report per datagram,
 //! answers to the sender's address) and [`memory`] for in-process tests.
 //!
+//! The host's side of the same links is [`Connection`] (plus [`hid`] for
+//! USB keys), chosen from a [`DeviceSpec`] such as `udp:127.0.0.1:9000`.
+//!
 //! These are the only places that read the clock and the operating system's
 //! random number generator; the cores below them get both as arguments.
 
+pub mod connection;
+pub mod hid;
 pub mod memory;
+pub mod spec;
 pub mod udp;
 pub mod unix;
 
@@ -20,7 +26,9 @@ use rand::rngs::OsRng;
 
 use crate::soft::SoftToken;
 
+pub use connection::{Connection, UdpConnection, UnixConnection};
 pub use memory::MemoryLink;
+pub use spec::{DeviceSpec, DeviceSpecError, OpenError};
 
 /// Where a soft token listens: `udp:HOST:PORT` or `unix:PATH`.
 #[derive(Debug, Clone, PartialEq, Eq)]
