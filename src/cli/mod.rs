@@ -14,6 +14,7 @@ mod error;
 mod key;
 mod serve;
 mod soft_token;
+pub mod touch;
 mod user;
 
 use std::process::ExitCode;

@@ -1,0 +1,68 @@
+//! The wait for a touch, as every command that needs one shows it: a spinner
+//! "Touch your security key…" on the terminal while the U2F client polls,
+//! Ctrl-C to stop (exit 130, "cancelled"), `--timeout` to give up ("timed out
+//! waiting for touch"). U2F leaves nothing pending on the key, so stopping
+//! the poll is enough; a CTAP2-capable key also gets CTAPHID CANCEL from the
+//! caller's client (`CtapHidClient::cancel`).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use keygate_device::client::{ClientError, Wait};
+
+use super::CliError;
+
+/// What the spinner says.
+pub const PROMPT: &str = "Touch your security key…";
+
+/// Runs `op` (a blocking U2F request that polls for presence) behind the
+/// spinner, stopping on Ctrl-C or after `timeout`.
+pub async fn wait_for_touch<T, F>(timeout: Option<Duration>, op: F) -> Result<T, CliError>
+where
+    T: Send + 'static,
+    F: FnOnce(Wait<'_>) -> Result<T, ClientError> + Send + 'static,
+{
+    wait_for_touch_or(timeout, async { drop(tokio::signal::ctrl_c().await) }, op).await
+}
+
+/// [`wait_for_touch`] with the cancelling event given by the caller (tests,
+/// or a UI with its own cancel button).
+pub async fn wait_for_touch_or<T, F>(
+    timeout: Option<Duration>,
+    cancelled: impl Future<Output = ()>,
+    op: F,
+) -> Result<T, CliError>
+where
+    T: Send + 'static,
+    F: FnOnce(Wait<'_>) -> Result<T, ClientError> + Send + 'static,
+{
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    spinner.set_message(PROMPT);
+    spinner.enable_steady_tick(Duration::from_millis(100));
+
+    let flag = Arc::new(AtomicBool::new(false));
+    let worker_flag = Arc::clone(&flag);
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut worker = tokio::task::spawn_blocking(move || op(Wait { deadline, cancel: Some(&worker_flag) }));
+    let outcome = tokio::select! {
+        joined = &mut worker => joined,
+        () = cancelled => {
+            flag.store(true, Ordering::SeqCst);
+            worker.await
+        }
+    };
+    spinner.finish_and_clear();
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(ClientError::Cancelled)) => Err(CliError::cancelled()),
+        Ok(Err(ClientError::Timeout)) => Err(CliError::other("timed out waiting for touch")),
+        Ok(Err(e)) => Err(CliError::other(e.to_string())),
+        Err(e) => Err(CliError::other(format!("the device request failed: {e}"))),
+    }
+}
