@@ -9,6 +9,7 @@ mod app;
 mod audit;
 mod common;
 mod completions;
+pub mod device;
 mod devices;
 mod error;
 mod key;
