@@ -4,7 +4,8 @@
 //! ([`u2f`]) and the soft token's applet ([`soft`]) take bytes, the current
 //! time and a random number generator, and return bytes, decisions and
 //! deadlines. Transports ([`transport`]: UDP, Unix datagram sockets,
-//! in-process) are thin drivers around those cores.
+//! in-process, hidapi) and the host-side [`client`] are thin drivers around
+//! those cores.
 
 pub mod client;
 pub mod ctaphid;

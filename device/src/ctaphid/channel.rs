@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::frame::{Fragments, FrameError, INIT_DATA_SIZE, Message, Packet, Reassembly};
+use super::frame::{Fragments, FrameError, Message, Packet, Reassembly};
 use super::{ChannelId, REPORT_SIZE, capability, command, error_code};
 
 /// How long the device waits for the next packet of a message (CTAP leaves
@@ -249,7 +249,7 @@ impl<P: Clone> Device<P> {
 
     fn init(&mut self, peer: P, packet: &Packet<'_>, length: u16) {
         let Packet::Init { channel, data, .. } = *packet else { return };
-        if usize::from(length) != 8 || usize::from(length) > INIT_DATA_SIZE {
+        if usize::from(length) != 8 {
             self.error(peer, channel, error_code::INVALID_LEN);
             return;
         }

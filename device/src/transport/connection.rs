@@ -31,17 +31,12 @@ impl<C: Connection + ?Sized> Connection for Box<C> {
     }
 }
 
-fn recv_with(
-    timeout: Duration,
-    recv: impl FnOnce(&mut [u8]) -> io::Result<usize>,
-) -> io::Result<Option<Vec<u8>>> {
+/// One datagram, or `None` when the socket's read timeout passed first.
+fn recv_with(recv: impl FnOnce(&mut [u8]) -> io::Result<usize>) -> io::Result<Option<Vec<u8>>> {
     let mut buf = [0u8; 2 * REPORT_SIZE];
     match recv(&mut buf) {
         Ok(n) => Ok(Some(buf[..n].to_vec())),
-        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-            let _ = timeout;
-            Ok(None)
-        }
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -72,7 +67,7 @@ impl Connection for UdpConnection {
 
     fn read_report(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
         self.socket.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        recv_with(timeout, |buf| self.socket.recv(buf))
+        recv_with(|buf| self.socket.recv(buf))
     }
 }
 
@@ -114,7 +109,7 @@ impl Connection for UnixConnection {
 
     fn read_report(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
         self.socket.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        recv_with(timeout, |buf| self.socket.recv(buf))
+        recv_with(|buf| self.socket.recv(buf))
     }
 }
 
