@@ -11,7 +11,7 @@ use rand::{CryptoRng, RngCore};
 use super::applet::{Applet, Presence};
 use super::file::{self, FileError};
 use super::state::{Attestation, StateError, TokenState};
-use crate::ctaphid::{ChannelId, Device, DeviceInfo, Request, Transmit};
+use crate::ctaphid::{ChannelId, Device, DeviceInfo, Packet, Request, Transmit, command};
 use crate::u2f::{StatusWord, ins};
 
 /// Why a soft token could not be opened.
@@ -87,6 +87,12 @@ impl<P: Clone> SoftToken<P> {
         peer: P,
         report: &[u8],
     ) {
+        if let Ok(Packet::Init { channel, command: cmd, length, .. }) = Packet::parse(report)
+            && cmd != command::MSG
+        {
+            // MSG is logged once answered, with its U2F instruction and status.
+            tracing::info!(%channel, command = command_name(cmd), length, "CTAPHID");
+        }
         match self.device.handle_report(now, peer, report) {
             Some(Request::Msg { channel, apdu, .. }) => self.message(rng, channel, &apdu),
             Some(Request::Wink { channel }) => tracing::info!(%channel, "wink"),
@@ -105,7 +111,7 @@ impl<P: Clone> SoftToken<P> {
             tracing::error!(error = %e, "cannot save the token state; refusing to answer");
             response = StatusWord::NO_PRECISE_DIAGNOSIS.to_bytes().to_vec();
         }
-        let command = match apdu.get(1) {
+        let instruction = match apdu.get(1) {
             Some(&ins::VERSION) => "VERSION",
             Some(&ins::REGISTER) => "REGISTER",
             Some(&ins::AUTHENTICATE) => "AUTHENTICATE",
@@ -114,9 +120,9 @@ impl<P: Clone> SoftToken<P> {
         let status = StatusWord::from_response(&response).unwrap_or(StatusWord::NO_PRECISE_DIAGNOSIS);
         let p1 = apdu.get(2).copied().unwrap_or_default();
         if reply.persist {
-            tracing::info!(%channel, command, p1, %status, counter = self.applet.state().counter, "U2F");
+            tracing::info!(%channel, command = instruction, p1, %status, counter = self.applet.state().counter, "U2F");
         } else {
-            tracing::info!(%channel, command, p1, %status, "U2F");
+            tracing::info!(%channel, command = instruction, p1, %status, "U2F");
         }
         if let Err(e) = self.device.respond(channel, &response) {
             tracing::error!(error = %e, "cannot frame the response");
@@ -136,5 +142,19 @@ impl<P: Clone> SoftToken<P> {
     /// The next report to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit<P>> {
         self.device.poll_transmit()
+    }
+}
+
+/// A CTAPHID command's name for the log.
+fn command_name(cmd: u8) -> &'static str {
+    match cmd {
+        command::PING => "PING",
+        command::MSG => "MSG",
+        command::LOCK => "LOCK",
+        command::INIT => "INIT",
+        command::WINK => "WINK",
+        command::CBOR => "CBOR",
+        command::CANCEL => "CANCEL",
+        _ => "unknown",
     }
 }
