@@ -5,6 +5,9 @@
 //! box; the file only exists to record choices an operator wants to keep.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -36,6 +39,31 @@ pub struct Config {
     pub origin: String,
     /// Log rendering.
     pub log_format: LogFormat,
+    /// Base64 of the 32-byte key that seals app and session secrets. When
+    /// absent, the key lives in `key_file`.
+    pub server_key: Option<Redacted>,
+    /// The server key file, created with mode 0600 when missing (default:
+    /// `keygate.key` next to the SQLite file, or in the working directory).
+    pub key_file: Option<PathBuf>,
+    /// Proxies whose `X-Forwarded-For` entry names the real client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Seconds between purges of expired challenges, sessions and tokens.
+    pub purge_interval_secs: u64,
+    /// Most database connections this instance opens.
+    pub db_max_connections: u32,
+    /// Seconds a request waits for a database connection before answering 503.
+    pub db_acquire_timeout_secs: u64,
+}
+
+/// A secret config value: deserialises from a string, prints as `***`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
 }
 
 impl Default for Config {
@@ -46,6 +74,12 @@ impl Default for Config {
             rp_id: "localhost".to_owned(),
             origin: "http://localhost:8080".to_owned(),
             log_format: LogFormat::Human,
+            server_key: None,
+            key_file: None,
+            trusted_proxies: Vec::new(),
+            purge_interval_secs: 300,
+            db_max_connections: 10,
+            db_acquire_timeout_secs: 5,
         }
     }
 }
@@ -85,6 +119,20 @@ impl Config {
             .merge(Serialized::defaults(flags))
             .extract()
             .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    /// Pool settings for [`crate::store::Store::open_with`].
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            max_connections: self.db_max_connections.max(1),
+            acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
+            ..crate::store::StoreOptions::default()
+        }
+    }
+
+    /// The server key file to use: the configured one or the default location.
+    pub fn key_file_path(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| crate::secrets::default_key_file(&self.database))
     }
 
     /// The config keys, derived from the struct so the environment filter never
@@ -140,6 +188,20 @@ mod tests {
 
             let from_flag = Config::load(None, flags(Some("127.0.0.1:1003"))).expect("flags load");
             assert_eq!(from_flag.listen.port(), 1003);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_and_secrets_from_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "keygate.toml",
+                "trusted_proxies = [\"10.0.0.0/8\", \"::1/128\"]\nserver_key = \"c2VjcmV0\"",
+            )?;
+            let config = Config::load(None, flags(None)).expect("file loads");
+            assert_eq!(config.trusted_proxies.len(), 2);
+            assert!(!format!("{config:?}").contains("c2VjcmV0"));
             Ok(())
         });
     }

@@ -6,9 +6,13 @@
 //! a thin shell around [`cli::run`].
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod legacy;
 pub mod oauth;
+
+pub mod secrets;
+pub mod store;
 pub mod telemetry;
 pub mod verify;
 pub mod web;

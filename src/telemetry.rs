@@ -1,7 +1,10 @@
 //! Log set-up: one place decides how events are rendered, so every command
 //! logs the same way and operators can switch to JSON for their collectors.
 
+use std::sync::OnceLock;
+
 use clap::ValueEnum;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::{EnvFilter, fmt};
 
@@ -29,4 +32,28 @@ pub fn init(format: LogFormat) {
     };
     // An already installed subscriber is fine: keep the first.
     drop(result);
+}
+
+/// Latency buckets in seconds: 1 ms to 10 s, with extra resolution around the
+/// argon2 hashing time (tens to hundreds of milliseconds).
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The process-wide Prometheus recorder, installed on first use. Any code may
+/// record with the `metrics` macros (`metrics::counter!("keygate_…")`); the
+/// values appear on `GET /metrics`.
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Fails only when another recorder was installed first; then this
+        // handle renders an empty page rather than taking the process down.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+        }
+        handle
+    })
 }

@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::store::StoreError;
+
 /// An error answer: HTTP status, stable machine-readable code, human message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -30,10 +32,30 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// `503 unavailable`: the database (or another dependency) is down; retry later.
+    pub fn unavailable() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is temporarily unavailable")
+    }
+
     /// `500 internal`: logs the cause, shows the client nothing of it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+}
+
+impl From<StoreError> for ApiError {
+    /// The generic mapping; handlers that give `NotFound` or `AlreadyUsed` a
+    /// specific code (`unknown_login`, `challenge_used`) match those first.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                Self::unavailable()
+            }
+            StoreError::NotFound(what) => Self::not_found(format!("{what} not found")),
+            other => Self::internal(other),
+        }
     }
 }
 

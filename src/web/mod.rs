@@ -2,8 +2,10 @@
 //! binds nothing, so tests drive it with `tower::ServiceExt::oneshot` and the
 //! binary serves it on a socket.
 
+mod client;
 mod error;
 mod health;
+mod metrics;
 
 use std::sync::Arc;
 
@@ -11,31 +13,42 @@ use axum::Router;
 use axum::http::Request;
 use tower_http::trace::TraceLayer;
 
+pub use client::{ClientAddr, resolve as resolve_client_addr};
 pub use error::ApiError;
 
 use crate::config::Config;
+use crate::secrets::ServerKey;
+use crate::store::Store;
 
 /// Shared, cheaply clonable state handed to every handler.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The configuration the service started with.
     pub config: Arc<Config>,
+    /// The database: every handler's only way to persistent state.
+    pub store: Store,
+    /// Seals and opens app and session secrets.
+    pub server_key: Arc<ServerKey>,
 }
 
 impl AppState {
-    /// Wraps a configuration for sharing between handlers.
-    pub fn new(config: Config) -> Self {
-        Self { config: Arc::new(config) }
+    /// Bundles what handlers share.
+    pub fn new(config: Config, store: Store, server_key: ServerKey) -> Self {
+        Self { config: Arc::new(config), store, server_key: Arc::new(server_key) }
     }
 }
 
 /// Builds the service's router. Unknown paths and wrong methods answer with the
 /// JSON error shape of the API, like every other rejection.
 pub fn app(state: AppState) -> Router {
+    // Install the recorder before the first request is counted.
+    crate::telemetry::metrics();
     Router::new()
         .merge(health::router())
+        .merge(metrics::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             // The span records the path only: query strings carry tokens and
             // signatures that must never reach the logs.

@@ -126,3 +126,5 @@ pub fn pytest(file: &str, env: &[(&str, String)]) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+pub mod db;

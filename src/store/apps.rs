@@ -1,0 +1,368 @@
+//! Applications and what they hold: the registered app (sealed secret,
+//! redirect URIs, allowed addresses, rate limit), its tokens (legacy
+//! auth_tokens, OAuth codes, access and app tokens; one table, told apart by
+//! kind, stored as hashes), and the permissions users granted it.
+
+use super::{Store, StoreError};
+use crate::secrets::TokenHash;
+
+/// A registered application.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct App {
+    /// Numeric app id.
+    pub id: i64,
+    /// Operator's name for it, unique.
+    pub name: String,
+    /// Public `api_key` / `client_id`.
+    pub api_key: String,
+    /// AES-GCM sealed app secret (sig checks need it back).
+    pub secret_sealed: Vec<u8>,
+    /// 1 for desktop apps (always get a session secret).
+    pub desktop: i64,
+    /// JSON array of registered redirect URIs.
+    pub redirect_uris: String,
+    /// JSON array of allowed source CIDRs (empty: any).
+    pub allowed_ips: String,
+    /// Calls per minute, `None` for unlimited.
+    pub rate_limit_per_min: Option<i64>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last secret rotation: app tokens before it are void.
+    pub secret_rotated_at: i64,
+}
+
+/// What registering an app stores.
+#[derive(Clone, Debug)]
+pub struct NewApp<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Public api_key.
+    pub api_key: &'a str,
+    /// Sealed secret.
+    pub secret_sealed: &'a [u8],
+    /// Desktop app.
+    pub desktop: bool,
+    /// JSON array of redirect URIs.
+    pub redirect_uris: &'a str,
+    /// JSON array of CIDRs.
+    pub allowed_ips: &'a str,
+    /// Calls per minute.
+    pub rate_limit_per_min: Option<u32>,
+}
+
+/// Kinds of application tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppTokenKind {
+    /// Legacy `auth.createToken` token, bound to a user by login.php.
+    AuthToken,
+    /// OAuth authorization code (single use).
+    OauthCode,
+    /// `/oauth/client_code` code (single use).
+    ClientCode,
+    /// User access token.
+    AccessToken,
+    /// `client_credentials` app token.
+    AppToken,
+}
+
+impl AppTokenKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthToken => "auth_token",
+            Self::OauthCode => "oauth_code",
+            Self::ClientCode => "client_code",
+            Self::AccessToken => "access_token",
+            Self::AppToken => "app_token",
+        }
+    }
+}
+
+/// A stored application token.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct AppToken {
+    /// Row id.
+    pub id: i64,
+    /// `auth_token`, `oauth_code`, … (see [`AppTokenKind::as_str`]).
+    pub kind: String,
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// Issuing application.
+    pub app_id: i64,
+    /// The user it speaks for, once bound.
+    pub user_id: Option<i64>,
+    /// JSON of kind-specific data (redirect_uri, scopes, next, machine_id).
+    pub data: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds, `None` for tokens that live until revoked.
+    pub expires_at: Option<i64>,
+    /// Unix seconds when a user was bound.
+    pub bound_at: Option<i64>,
+    /// Unix seconds when consumed.
+    pub consumed_at: Option<i64>,
+}
+
+/// What issuing a token stores.
+#[derive(Clone, Debug)]
+pub struct NewAppToken<'a> {
+    /// Kind.
+    pub kind: AppTokenKind,
+    /// Hash of the token.
+    pub token_hash: &'a TokenHash,
+    /// Application.
+    pub app_id: i64,
+    /// User, when known at issue.
+    pub user_id: Option<i64>,
+    /// JSON data.
+    pub data: &'a str,
+    /// Expiry.
+    pub expires_at: Option<i64>,
+}
+
+const APP_COLUMNS: &str = "id, name, api_key, secret_sealed, desktop, redirect_uris, allowed_ips, \
+                           rate_limit_per_min, created_at, secret_rotated_at";
+const TOKEN_COLUMNS: &str =
+    "id, kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at, consumed_at";
+
+impl Store {
+    /// Registers an application; `Conflict` when the name or api_key is taken.
+    pub async fn create_app(&self, new: &NewApp<'_>, now: i64) -> Result<App, StoreError> {
+        sqlx::query_as::<_, App>(&format!(
+            "INSERT INTO apps (name, api_key, secret_sealed, desktop, redirect_uris, allowed_ips, \
+                 rate_limit_per_min, created_at, secret_rotated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {APP_COLUMNS}"
+        ))
+        .bind(new.name)
+        .bind(new.api_key)
+        .bind(new.secret_sealed)
+        .bind(i64::from(new.desktop))
+        .bind(new.redirect_uris)
+        .bind(new.allowed_ips)
+        .bind(new.rate_limit_per_min.map(i64::from))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| StoreError::classify(e, "application"))
+    }
+
+    /// The application with this api_key / client_id.
+    pub async fn app_by_api_key(&self, api_key: &str) -> Result<Option<App>, StoreError> {
+        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE api_key = $1"))
+            .bind(api_key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The application with this name.
+    pub async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
+        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Every application, by name.
+    pub async fn list_apps(&self) -> Result<Vec<App>, StoreError> {
+        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY name"))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Removes an application with its sessions, tokens and grants.
+    pub async fn remove_app(&self, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for table in ["sessions", "app_tokens", "permissions"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1")).bind(id).execute(&mut *tx).await?;
+        }
+        let done = sqlx::query("DELETE FROM apps WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("application"));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a new sealed secret and voids the app tokens issued under the old one.
+    pub async fn rotate_app_secret(&self, id: i64, secret_sealed: &[u8], now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE apps SET secret_sealed = $1, secret_rotated_at = $2 WHERE id = $3")
+            .bind(secret_sealed)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("application"));
+        }
+        sqlx::query("DELETE FROM app_tokens WHERE app_id = $1 AND kind = $2")
+            .bind(id)
+            .bind(AppTokenKind::AppToken.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Issues a token.
+    pub async fn create_app_token(&self, new: &NewAppToken<'_>, now: i64) -> Result<AppToken, StoreError> {
+        sqlx::query_as::<_, AppToken>(&format!(
+            "INSERT INTO app_tokens (kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $4 IS NULL THEN NULL ELSE $6 END) \
+             RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(new.kind.as_str())
+        .bind(new.token_hash.as_slice())
+        .bind(new.app_id)
+        .bind(new.user_id)
+        .bind(new.data)
+        .bind(now)
+        .bind(new.expires_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| StoreError::classify(e, "token"))
+    }
+
+    /// A live (unexpired, unconsumed) token of this kind.
+    pub async fn app_token(
+        &self,
+        kind: AppTokenKind,
+        token_hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<AppToken>, StoreError> {
+        Ok(sqlx::query_as::<_, AppToken>(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2 \
+             AND consumed_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
+        ))
+        .bind(kind.as_str())
+        .bind(token_hash.as_slice())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Binds an unbound, live auth_token of `app_id` to the user who just
+    /// completed login.php; false when there was no such token.
+    pub async fn bind_auth_token(
+        &self,
+        token_hash: &TokenHash,
+        app_id: i64,
+        user_id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE app_tokens SET user_id = $1, bound_at = $2 \
+             WHERE kind = $3 AND token_hash = $4 AND app_id = $5 AND user_id IS NULL \
+             AND consumed_at IS NULL AND expires_at > $2",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(AppTokenKind::AuthToken.as_str())
+        .bind(token_hash.as_slice())
+        .bind(app_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Consumes a single-use token that is bound to a user: exactly one of any
+    /// number of concurrent callers wins. Losers get `AlreadyUsed`, `Expired`,
+    /// `Pending` (not bound yet: left untouched) or `NotFound`.
+    pub async fn consume_app_token(
+        &self,
+        kind: AppTokenKind,
+        token_hash: &TokenHash,
+        now: i64,
+    ) -> Result<AppToken, StoreError> {
+        let won = sqlx::query_as::<_, AppToken>(&format!(
+            "UPDATE app_tokens SET consumed_at = $3 \
+             WHERE kind = $1 AND token_hash = $2 AND consumed_at IS NULL AND user_id IS NOT NULL \
+             AND (expires_at IS NULL OR expires_at > $3) RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(kind.as_str())
+        .bind(token_hash.as_slice())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(token) = won {
+            return Ok(token);
+        }
+        let row = sqlx::query_as::<_, AppToken>(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2"
+        ))
+        .bind(kind.as_str())
+        .bind(token_hash.as_slice())
+        .fetch_optional(&self.pool)
+        .await?;
+        Err(match row {
+            None => StoreError::NotFound(kind.as_str()),
+            Some(t) if t.consumed_at.is_some() => StoreError::AlreadyUsed(kind.as_str()),
+            Some(t) if t.expires_at.is_some_and(|e| e <= now) => StoreError::Expired(kind.as_str()),
+            Some(_) => StoreError::Pending(kind.as_str()),
+        })
+    }
+
+    /// Deletes every token of the user for one app (or for all apps when
+    /// `app_id` is `None`); returns how many.
+    pub async fn revoke_app_tokens(&self, user_id: i64, app_id: Option<i64>) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM app_tokens WHERE user_id = $1 AND ($2 IS NULL OR app_id = $2)")
+            .bind(user_id)
+            .bind(app_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Adds permissions to the user's grant set for an app (existing ones stay).
+    pub async fn grant_permissions(
+        &self,
+        user_id: i64,
+        app_id: i64,
+        permissions: &[&str],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for permission in permissions {
+            sqlx::query(
+                "INSERT INTO permissions (user_id, app_id, permission, granted_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (user_id, app_id, permission) DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(app_id)
+            .bind(*permission)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The permissions the user granted the app, sorted.
+    pub async fn permissions(&self, user_id: i64, app_id: i64) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT permission FROM permissions WHERE user_id = $1 AND app_id = $2 ORDER BY permission",
+        )
+        .bind(user_id)
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Removes one granted permission; false when it was not granted.
+    pub async fn revoke_permission(
+        &self,
+        user_id: i64,
+        app_id: i64,
+        permission: &str,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM permissions WHERE user_id = $1 AND app_id = $2 AND permission = $3")
+                .bind(user_id)
+                .bind(app_id)
+                .bind(permission)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,210 @@
+//! Security keys: one row per credential, shared by the raw-U2F (CLI) and the
+//! WebAuthn (browser) paths: `key_handle` is the U2F key handle and the
+//! WebAuthn credential id, `rp_id` the string whose SHA-256 is both the U2F
+//! application parameter and WebAuthn's rpIdHash.
+
+use super::{Store, StoreError};
+
+/// A stored security key.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Credential {
+    /// Row id, shown to users as the key's id.
+    pub id: i64,
+    /// Owner.
+    pub user_id: i64,
+    /// RP ID / U2F app id the key was registered for.
+    pub rp_id: String,
+    /// U2F key handle = WebAuthn credential id.
+    pub key_handle: Vec<u8>,
+    /// Uncompressed SEC1 P-256 point (65 bytes).
+    pub public_key: Vec<u8>,
+    /// Last signature counter seen.
+    pub counter: i64,
+    /// The user's name for the key.
+    pub label: String,
+    /// Subject of the attestation certificate, when there was one.
+    pub attestation_subject: Option<String>,
+    /// Comma-separated transports (`usb,nfc`), possibly empty.
+    pub transports: String,
+    /// Serialised webauthn-rs credential for the browser path, when registered there.
+    pub webauthn: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last successful login.
+    pub last_used_at: Option<i64>,
+    /// 1 once a counter regression was seen: the key may have been cloned and is refused.
+    pub possible_clone: i64,
+}
+
+impl Credential {
+    /// True once a counter regression flagged the key.
+    pub fn is_possible_clone(&self) -> bool {
+        self.possible_clone != 0
+    }
+}
+
+/// What enrolling a key stores.
+#[derive(Clone, Debug)]
+pub struct NewCredential<'a> {
+    /// Owner.
+    pub user_id: i64,
+    /// RP ID / app id.
+    pub rp_id: &'a str,
+    /// Key handle / credential id.
+    pub key_handle: &'a [u8],
+    /// SEC1 public key.
+    pub public_key: &'a [u8],
+    /// Counter at registration (0 for U2F).
+    pub counter: u32,
+    /// Label.
+    pub label: &'a str,
+    /// Attestation certificate subject.
+    pub attestation_subject: Option<&'a str>,
+    /// Comma-separated transports.
+    pub transports: &'a str,
+    /// Serialised webauthn-rs credential, if any.
+    pub webauthn: Option<&'a str>,
+}
+
+/// Outcome of a compare-and-set counter update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CounterUpdate {
+    /// The new counter was greater (or both were zero) and is stored.
+    Advanced,
+    /// The new counter was not greater than the stored one: a possible clone
+    /// (or a concurrent login that already stored a later value).
+    Regressed {
+        /// The counter stored now.
+        stored: u32,
+    },
+}
+
+const COLUMNS: &str = "id, user_id, rp_id, key_handle, public_key, counter, label, attestation_subject, \
+                       transports, webauthn, created_at, last_used_at, possible_clone";
+
+impl Store {
+    /// Stores a new key; [`StoreError::Conflict`] when the handle is already registered.
+    pub async fn add_credential(&self, new: &NewCredential<'_>, now: i64) -> Result<Credential, StoreError> {
+        sqlx::query_as::<_, Credential>(&format!(
+            "INSERT INTO credentials (user_id, rp_id, key_handle, public_key, counter, label, \
+                 attestation_subject, transports, webauthn, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+        ))
+        .bind(new.user_id)
+        .bind(new.rp_id)
+        .bind(new.key_handle)
+        .bind(new.public_key)
+        .bind(i64::from(new.counter))
+        .bind(new.label)
+        .bind(new.attestation_subject)
+        .bind(new.transports)
+        .bind(new.webauthn)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| StoreError::classify(e, "security key"))
+    }
+
+    /// The user's keys, oldest first.
+    pub async fn credentials_for_user(&self, user_id: i64) -> Result<Vec<Credential>, StoreError> {
+        Ok(sqlx::query_as::<_, Credential>(&format!(
+            "SELECT {COLUMNS} FROM credentials WHERE user_id = $1 ORDER BY id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The key with this handle for this RP ID.
+    pub async fn credential_by_handle(
+        &self,
+        rp_id: &str,
+        key_handle: &[u8],
+    ) -> Result<Option<Credential>, StoreError> {
+        Ok(sqlx::query_as::<_, Credential>(&format!(
+            "SELECT {COLUMNS} FROM credentials WHERE rp_id = $1 AND key_handle = $2"
+        ))
+        .bind(rp_id)
+        .bind(key_handle)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// One of the user's keys by id (another user's key is not found).
+    pub async fn credential(&self, user_id: i64, id: i64) -> Result<Option<Credential>, StoreError> {
+        Ok(sqlx::query_as::<_, Credential>(&format!(
+            "SELECT {COLUMNS} FROM credentials WHERE user_id = $1 AND id = $2"
+        ))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// How many keys the user has.
+    pub async fn credential_count(&self, user_id: i64) -> Result<u32, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        super::to_u32(count, "key count")
+    }
+
+    /// Renames one of the user's keys.
+    pub async fn rename_credential(&self, user_id: i64, id: i64, label: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE credentials SET label = $1 WHERE user_id = $2 AND id = $3")
+            .bind(label)
+            .bind(user_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound("security key")) } else { Ok(()) }
+    }
+
+    /// Removes one of the user's keys.
+    pub async fn remove_credential(&self, user_id: i64, id: i64) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM credentials WHERE user_id = $1 AND id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound("security key")) } else { Ok(()) }
+    }
+
+    /// Stores `counter` only if it is greater than the stored one (or both are
+    /// zero, for keys without a counter), in one conditional UPDATE: concurrent
+    /// logins can only move the counter forwards. A flagged key never advances.
+    pub async fn update_counter(&self, id: i64, counter: u32, now: i64) -> Result<CounterUpdate, StoreError> {
+        let counter = i64::from(counter);
+        let advanced: Option<i64> = sqlx::query_scalar(
+            "UPDATE credentials SET counter = $1, last_used_at = $2 \
+             WHERE id = $3 AND possible_clone = 0 AND (counter < $1 OR (counter = 0 AND $1 = 0)) \
+             RETURNING id",
+        )
+        .bind(counter)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if advanced.is_some() {
+            return Ok(CounterUpdate::Advanced);
+        }
+        let stored: Option<i64> = sqlx::query_scalar("SELECT counter FROM credentials WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match stored {
+            Some(stored) => Ok(CounterUpdate::Regressed { stored: super::to_u32(stored, "counter")? }),
+            None => Err(StoreError::NotFound("security key")),
+        }
+    }
+
+    /// Flags a key as possibly cloned: it is refused until an administrator resets it.
+    pub async fn mark_possible_clone(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE credentials SET possible_clone = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,241 @@
+//! The database: every SQL statement keygate runs lives under this module.
+//!
+//! One [`Store`] talks to SQLite (the default, a file next to the service,
+//! WAL mode) or PostgreSQL (many instances sharing one database). Both run the
+//! same statements through sqlx's `Any` driver: the SQL is written once in the
+//! dialect both accept (`$1` placeholders, `ON CONFLICT`, `RETURNING`), and
+//! only the schema differs, in `migrations/sqlite/` and `migrations/postgres/`,
+//! applied at start-up.
+//!
+//! Rules every method follows:
+//! - time is an argument (`now`, unix seconds), never read from the clock, so
+//!   tests control expiry;
+//! - single-use things are consumed by one conditional `UPDATE … RETURNING`,
+//!   so exactly one of any number of concurrent callers wins and the others get
+//!   [`StoreError::AlreadyUsed`], never a lock error;
+//! - key counters move only forwards, compare-and-set in the `WHERE` clause;
+//! - bearer tokens arrive already hashed ([`crate::secrets::TokenHash`]).
+
+mod apps;
+mod audit;
+mod challenges;
+mod credentials;
+mod error;
+mod purge;
+mod ratelimit;
+mod recovery;
+mod sessions;
+mod users;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+pub use apps::{App, AppToken, AppTokenKind, NewApp, NewAppToken};
+pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
+pub use challenges::{Challenge, ChallengePurpose, NewChallenge};
+pub use credentials::{CounterUpdate, Credential, NewCredential};
+pub use error::StoreError;
+pub use purge::{PurgeReport, spawn_purge_task};
+pub use ratelimit::RateLimitHit;
+pub use sessions::{NewSession, Session};
+pub use users::{NewUser, User, UserSummary};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The database engines keygate runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// An embedded SQLite file: one machine, nothing to install.
+    Sqlite,
+    /// A PostgreSQL server: several keygate instances share it.
+    Postgres,
+}
+
+/// Pool tuning; the defaults suit one instance.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Most connections open at once.
+    pub max_connections: u32,
+    /// How long a query waits for a connection before the database counts as
+    /// unavailable; short, so health checks and clients get a quick 503.
+    pub acquire_timeout: Duration,
+    /// How long SQLite waits for another writer before giving up.
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Connection use at one moment, for the `/metrics` gauges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (busy or idle).
+    pub open: u32,
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// The configured ceiling.
+    pub max: u32,
+}
+
+/// The database handle: cheap to clone, shared by every request.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+    max_connections: u32,
+}
+
+impl Store {
+    /// Opens (creating an SQLite file when missing) and migrates the database
+    /// at `url` with default pool settings.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// Opens and migrates the database at `url`: `sqlite:PATH`, a bare path,
+    /// `sqlite::memory:`, or `postgres://USER@HOST/DB[?host=/socket/dir]`.
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (engine, url) = normalize_url(url)?;
+        let connect: AnyConnectOptions = url.parse().map_err(StoreError::Internal)?;
+        let busy_ms = options.busy_timeout.as_millis();
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(true);
+        if url == "sqlite::memory:" {
+            // Each connection to :memory: is its own database: keep exactly one, forever.
+            pool = pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+        }
+        if engine == Engine::Sqlite {
+            pool = pool.after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    // busy_timeout first, so the WAL switch waits for other
+                    // connections instead of failing.
+                    conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str()).await?;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect_with(connect).await.map_err(|e| StoreError::classify(e, "database"))?;
+        let migrator = match engine {
+            Engine::Sqlite => &SQLITE_MIGRATIONS,
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&pool).await?;
+        Ok(Self { pool, engine, max_connections: options.max_connections })
+    }
+
+    /// Which engine this store runs on.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// A cheap round trip, for health checks: fails with
+    /// [`StoreError::Unavailable`] while the database is down.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Current connection use.
+    pub fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.max_connections,
+        }
+    }
+
+    /// Closes every connection; later calls fail. For orderly shutdown.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Splits a configured database URL into the engine and the URL sqlx takes.
+/// A bare path or `sqlite:PATH` is an SQLite file created when missing.
+pub fn normalize_url(url: &str) -> Result<(Engine, String), StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Engine::Postgres, url.to_owned()));
+    }
+    if url == "sqlite::memory:" || url == ":memory:" {
+        return Ok((Engine::Sqlite, "sqlite::memory:".to_owned()));
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    if path.is_empty() || (path.contains("://") && !url.starts_with("sqlite:")) {
+        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+    }
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut params = vec!["mode=rwc".to_owned()];
+    params.extend(query.split('&').filter(|p| !p.is_empty() && !p.starts_with("mode=")).map(str::to_owned));
+    Ok((Engine::Sqlite, format!("sqlite://{path}?{}", params.join("&"))))
+}
+
+/// The SQLite file a URL names, if it names one (used to put the key file next to it).
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    match normalize_url(url) {
+        Ok((Engine::Sqlite, url)) if url != "sqlite::memory:" => {
+            let rest = url.strip_prefix("sqlite://")?;
+            Some(rest.split_once('?').map_or(rest, |(p, _)| p).into())
+        }
+        _ => None,
+    }
+}
+
+/// The URL with any password replaced by `***`, safe for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && let Some((user, _password)) = userinfo.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_owned()
+}
+
+/// Converts an unsigned count or counter read from a BIGINT column.
+fn to_u32(value: i64, what: &'static str) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt { what, detail: format!("{value} out of range") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_engine() {
+        assert_eq!(
+            normalize_url("keygate.db").unwrap(),
+            (Engine::Sqlite, "sqlite://keygate.db?mode=rwc".into())
+        );
+        assert_eq!(
+            normalize_url("sqlite:/var/lib/k.db").unwrap(),
+            (Engine::Sqlite, "sqlite:///var/lib/k.db?mode=rwc".into())
+        );
+        assert_eq!(normalize_url("postgres://u@h/db").unwrap().0, Engine::Postgres);
+        assert!(normalize_url("mysql://u@h/db").is_err());
+        assert_eq!(sqlite_path("sqlite:data/k.db").unwrap(), std::path::PathBuf::from("data/k.db"));
+        assert_eq!(sqlite_path("postgres://u@h/db"), None);
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact_url("postgres://kg:hunter2@db/kg"), "postgres://kg:***@db/kg");
+        assert_eq!(redact_url("postgres://kg@db/kg"), "postgres://kg@db/kg");
+    }
+}

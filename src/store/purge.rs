@@ -1,0 +1,65 @@
+//! Removal of rows whose lifetime is over, and the periodic task that runs it.
+
+use std::time::Duration;
+
+use super::{Store, StoreError};
+
+/// How many rows one purge removed, per table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Expired or used challenges.
+    pub challenges: u64,
+    /// Expired sessions.
+    pub sessions: u64,
+    /// Expired application tokens.
+    pub app_tokens: u64,
+    /// Rate-limit windows that ended.
+    pub rate_limits: u64,
+}
+
+/// Rate-limit buckets are kept this long after their window started, which
+/// covers every window length keygate uses.
+const RATE_LIMIT_KEEP_SECS: i64 = 24 * 3600;
+
+impl Store {
+    /// Deletes every row that expired before `now`.
+    pub async fn purge_expired(&self, now: i64) -> Result<PurgeReport, StoreError> {
+        let challenges = sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let sessions =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        let app_tokens =
+            sqlx::query("DELETE FROM app_tokens WHERE expires_at IS NOT NULL AND expires_at <= $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        let rate_limits = sqlx::query("DELETE FROM rate_limits WHERE window_start <= $1")
+            .bind(now - RATE_LIMIT_KEEP_SECS)
+            .execute(&self.pool)
+            .await?;
+        Ok(PurgeReport {
+            challenges: challenges.rows_affected(),
+            sessions: sessions.rows_affected(),
+            app_tokens: app_tokens.rows_affected(),
+            rate_limits: rate_limits.rows_affected(),
+        })
+    }
+}
+
+/// Runs [`Store::purge_expired`] every `every` until the runtime stops. A
+/// failed run (database down) is logged and retried at the next tick.
+pub fn spawn_purge_task(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every.max(Duration::from_secs(1)));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match store.purge_expired(crate::clock::unix_now()).await {
+                Ok(report) => tracing::debug!(?report, "purged expired rows"),
+                Err(e) => tracing::warn!(error = %e, "purge of expired rows failed; will retry"),
+            }
+        }
+    })
+}

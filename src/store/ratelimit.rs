@@ -1,0 +1,57 @@
+//! Rate-limit counters shared by every instance: fixed one-window counters
+//! keyed by a bucket name (`pw:user:alice`, `pw:ip:192.0.2.1`, `app:42`),
+//! incremented with one upsert so concurrent hits are all counted.
+
+use super::{Store, StoreError};
+
+/// The state of a bucket after a hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitHit {
+    /// Hits in the current window, this one included.
+    pub hits: u32,
+    /// Unix seconds when the current window ends (for Retry-After).
+    pub window_ends: i64,
+}
+
+impl RateLimitHit {
+    /// True when the hits exceed `limit` for this window.
+    pub fn exceeds(&self, limit: u32) -> bool {
+        self.hits > limit
+    }
+}
+
+impl Store {
+    /// Counts one hit on `bucket` in the fixed window of `window_secs` that
+    /// contains `now`, and returns the count so far.
+    pub async fn rate_limit_hit(
+        &self,
+        bucket: &str,
+        window_secs: i64,
+        now: i64,
+    ) -> Result<RateLimitHit, StoreError> {
+        let window_secs = window_secs.max(1);
+        let window_start = now - now.rem_euclid(window_secs);
+        let hits: i64 = sqlx::query_scalar(
+            "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
+             ON CONFLICT (bucket) DO UPDATE SET \
+                 hits = CASE WHEN rate_limits.window_start = excluded.window_start \
+                             THEN rate_limits.hits + 1 ELSE 1 END, \
+                 window_start = excluded.window_start \
+             RETURNING hits",
+        )
+        .bind(bucket)
+        .bind(window_start)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(RateLimitHit {
+            hits: super::to_u32(hits, "rate-limit hits")?,
+            window_ends: window_start + window_secs,
+        })
+    }
+
+    /// Clears a bucket (after a successful login, for instance).
+    pub async fn rate_limit_reset(&self, bucket: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rate_limits WHERE bucket = $1").bind(bucket).execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+//! Signed-in sessions: API bearer sessions, browser cookies, and the legacy
+//! `session_key`s applications hold. Only the SHA-256 of the token is stored;
+//! a legacy session secret is kept sealed because `sig` checks need it back.
+
+use super::{Store, StoreError};
+use crate::secrets::TokenHash;
+
+/// A stored session.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct Session {
+    /// Row id (the id `GET /api/v1/sessions` lists).
+    pub id: i64,
+    /// SHA-256 of the bearer token.
+    pub token_hash: Vec<u8>,
+    /// Owner.
+    pub user_id: i64,
+    /// `api`, `browser`, `enroll` (may only enroll a first key), `legacy`, …
+    pub kind: String,
+    /// The application a legacy session belongs to.
+    pub app_id: Option<i64>,
+    /// AES-GCM sealed session secret (legacy sessions).
+    pub secret_sealed: Option<Vec<u8>>,
+    /// Highest legacy `call_id` seen.
+    pub last_call_id: Option<f64>,
+    /// User agent at sign-in, for the sessions list.
+    pub user_agent: Option<String>,
+    /// Unix seconds of sign-in (how fresh the login is).
+    pub created_at: i64,
+    /// Unix seconds of expiry.
+    pub expires_at: i64,
+    /// Unix seconds of the last use.
+    pub last_seen_at: i64,
+}
+
+/// What signing in stores.
+#[derive(Clone, Debug)]
+pub struct NewSession<'a> {
+    /// Hash of the bearer token handed to the client.
+    pub token_hash: &'a TokenHash,
+    /// Owner.
+    pub user_id: i64,
+    /// Session kind.
+    pub kind: &'a str,
+    /// Application of a legacy session.
+    pub app_id: Option<i64>,
+    /// Sealed session secret.
+    pub secret_sealed: Option<&'a [u8]>,
+    /// User agent.
+    pub user_agent: Option<&'a str>,
+    /// Unix seconds of expiry.
+    pub expires_at: i64,
+}
+
+const COLUMNS: &str = "id, token_hash, user_id, kind, app_id, secret_sealed, last_call_id, user_agent, \
+                       created_at, expires_at, last_seen_at";
+
+impl Store {
+    /// Stores a new session.
+    pub async fn create_session(&self, new: &NewSession<'_>, now: i64) -> Result<Session, StoreError> {
+        sqlx::query_as::<_, Session>(&format!(
+            "INSERT INTO sessions (token_hash, user_id, kind, app_id, secret_sealed, user_agent, \
+                 created_at, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7) RETURNING {COLUMNS}"
+        ))
+        .bind(new.token_hash.as_slice())
+        .bind(new.user_id)
+        .bind(new.kind)
+        .bind(new.app_id)
+        .bind(new.secret_sealed)
+        .bind(new.user_agent)
+        .bind(now)
+        .bind(new.expires_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| StoreError::classify(e, "session"))
+    }
+
+    /// The live session with this token hash, marking it seen now.
+    pub async fn session_by_token(
+        &self,
+        token_hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<Session>, StoreError> {
+        Ok(sqlx::query_as::<_, Session>(&format!(
+            "UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND expires_at > $2 RETURNING {COLUMNS}"
+        ))
+        .bind(token_hash.as_slice())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The user's live sessions, newest first.
+    pub async fn sessions_for_user(&self, user_id: i64, now: i64) -> Result<Vec<Session>, StoreError> {
+        Ok(sqlx::query_as::<_, Session>(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY id DESC"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Ends one of the user's sessions by id.
+    pub async fn delete_session(&self, user_id: i64, id: i64) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound("session")) } else { Ok(()) }
+    }
+
+    /// Ends the session holding this token (logout, `auth.expireSession`).
+    pub async fn delete_session_by_token(&self, token_hash: &TokenHash) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash.as_slice())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Ends every session of the user with one application; returns how many.
+    pub async fn delete_app_sessions(&self, user_id: i64, app_id: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND app_id = $2")
+            .bind(user_id)
+            .bind(app_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Stores a (new) sealed session secret (`auth.promoteSession`).
+    pub async fn set_session_secret(&self, id: i64, secret_sealed: &[u8]) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE sessions SET secret_sealed = $1 WHERE id = $2")
+            .bind(secret_sealed)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound("session")) } else { Ok(()) }
+    }
+
+    /// Records a legacy `call_id` only if it is greater than the last one, in
+    /// one conditional UPDATE; false means a replay (error 103).
+    pub async fn advance_call_id(&self, id: i64, call_id: f64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET last_call_id = $1 WHERE id = $2 AND (last_call_id IS NULL OR last_call_id < $1)",
+        )
+        .bind(call_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

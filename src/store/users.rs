@@ -1,0 +1,174 @@
+//! Accounts: creation, password changes, disabling, and the admin listing.
+//! Changing a password or disabling an account ends every session and token
+//! of that user in the same transaction, so no old bearer outlives it.
+
+use super::{Store, StoreError};
+
+/// A user account as stored.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct User {
+    /// Numeric id: the `uid` applications see.
+    pub id: i64,
+    /// Login name, unique.
+    pub name: String,
+    /// Name shown to applications (`/me`); the login name when absent.
+    pub display_name: Option<String>,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last password change: tokens issued before are void.
+    pub password_changed_at: i64,
+    /// Unix seconds when disabled, `None` while active.
+    pub disabled_at: Option<i64>,
+}
+
+impl User {
+    /// True when the account may not log in.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
+}
+
+/// What creating a user needs.
+#[derive(Clone, Debug)]
+pub struct NewUser<'a> {
+    /// Login name.
+    pub name: &'a str,
+    /// Optional display name.
+    pub display_name: Option<&'a str>,
+    /// argon2id PHC string (see [`crate::secrets::hash_password`]).
+    pub password_hash: &'a str,
+}
+
+/// One line of `keygate user list`.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserSummary {
+    /// Numeric id.
+    pub id: i64,
+    /// Login name.
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds when disabled.
+    pub disabled_at: Option<i64>,
+    /// Security keys enrolled.
+    pub key_count: i64,
+}
+
+const USER_COLUMNS: &str =
+    "id, name, display_name, password_hash, created_at, password_changed_at, disabled_at";
+
+impl Store {
+    /// Creates a user; [`StoreError::Conflict`] when the name is taken.
+    pub async fn create_user(&self, new: &NewUser<'_>, now: i64) -> Result<User, StoreError> {
+        sqlx::query_as::<_, User>(&format!(
+            "INSERT INTO users (name, display_name, password_hash, created_at, password_changed_at) \
+             VALUES ($1, $2, $3, $4, $4) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(new.name)
+        .bind(new.display_name)
+        .bind(new.password_hash)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| StoreError::classify(e, "user"))
+    }
+
+    /// The user with this login name.
+    pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
+        Ok(sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The user with this numeric id.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        Ok(sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Every user with their key count, by name.
+    pub async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
+        Ok(sqlx::query_as::<_, UserSummary>(
+            "SELECT u.id, u.name, u.created_at, u.disabled_at, \
+                    (SELECT COUNT(*) FROM credentials c WHERE c.user_id = u.id) AS key_count \
+             FROM users u ORDER BY u.name",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Sets a new password hash and ends every session and token of the user
+    /// (returns how many were ended).
+    pub async fn set_password(&self, user_id: i64, password_hash: &str, now: i64) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated =
+            sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        let ended = end_everything(&mut tx, user_id).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Disables the account and ends every session and token (returns how many).
+    /// Disabling a disabled user keeps the first date.
+    pub async fn disable_user(&self, user_id: i64, now: i64) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE users SET disabled_at = COALESCE(disabled_at, $1) WHERE id = $2")
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        let ended = end_everything(&mut tx, user_id).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Lets a disabled user log in again.
+    pub async fn enable_user(&self, user_id: i64) -> Result<(), StoreError> {
+        let updated = sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 { Err(StoreError::NotFound("user")) } else { Ok(()) }
+    }
+
+    /// Removes every security key and recovery code of the user, and pending
+    /// challenges that named them; returns (keys, codes) removed.
+    pub async fn reset_keys(&self, user_id: i64) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let keys =
+            sqlx::query("DELETE FROM credentials WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        let codes = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM challenges WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok((keys.rows_affected(), codes.rows_affected()))
+    }
+}
+
+/// Deletes the user's sessions, app tokens and pending challenges.
+async fn end_everything(tx: &mut sqlx::Transaction<'_, sqlx::Any>, user_id: i64) -> Result<u64, StoreError> {
+    let sessions =
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    let tokens =
+        sqlx::query("DELETE FROM app_tokens WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM challenges WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    Ok(sessions.rows_affected() + tokens.rows_affected())
+}

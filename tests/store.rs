@@ -1,0 +1,505 @@
+//! The store against real databases: every case runs on SQLite and on
+//! PostgreSQL (the server `scripts/test` starts), each on a fresh database.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use keygate::secrets::TokenHash;
+use keygate::store::{
+    AppTokenKind, AuditFilter, ChallengePurpose, CounterUpdate, NewApp, NewAppToken, NewAuditEntry,
+    NewChallenge, NewCredential, NewSession, NewUser, Store, StoreError, User,
+};
+
+/// Runs `$case(store)` once on SQLite and once on PostgreSQL.
+macro_rules! on_both_engines {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let (store, _dir) = crate::common::db::sqlite().await;
+                super::$case(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$case(crate::common::db::postgres().await).await;
+            }
+        }
+    )*};
+}
+
+on_both_engines!(
+    users_lifecycle,
+    challenge_is_consumed_exactly_once_by_200_racers,
+    oauth_code_is_consumed_exactly_once_by_200_racers,
+    recovery_code_is_consumed_exactly_once_by_200_racers,
+    single_use_refusals_are_clean,
+    counter_cas_ends_at_the_highest_value,
+    sessions_and_call_ids,
+    rate_limit_counts_every_concurrent_hit,
+    purge_removes_only_expired_rows,
+    audit_log_newest_first_and_filtered,
+    apps_secrets_and_permissions,
+);
+
+const NOW: i64 = 1_800_000_000;
+const RACERS: usize = 200;
+
+async fn user(store: &Store, name: &str) -> User {
+    store
+        .create_user(&NewUser { name, display_name: None, password_hash: "$argon2id$fake" }, NOW)
+        .await
+        .unwrap()
+}
+
+async fn key(store: &Store, user_id: i64, handle: &[u8]) -> i64 {
+    let new = NewCredential {
+        user_id,
+        rp_id: "localhost",
+        key_handle: handle,
+        public_key: &[4; 65],
+        counter: 0,
+        label: "yubikey",
+        attestation_subject: Some("CN=Test"),
+        transports: "usb",
+        webauthn: None,
+    };
+    store.add_credential(&new, NOW).await.unwrap().id
+}
+
+async fn app(store: &Store, name: &str) -> i64 {
+    let new = NewApp {
+        name,
+        api_key: &format!("key-{name}"),
+        secret_sealed: b"sealed",
+        desktop: false,
+        redirect_uris: r#"["https://app.example/cb"]"#,
+        allowed_ips: "[]",
+        rate_limit_per_min: Some(60),
+    };
+    store.create_app(&new, NOW).await.unwrap().id
+}
+
+/// Runs `RACERS` copies of `f` at once and tallies the outcomes by name.
+async fn race<F, Fut>(f: F) -> BTreeMap<String, usize>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(RACERS));
+    let mut tasks = Vec::new();
+    for _ in 0..RACERS {
+        let barrier = barrier.clone();
+        let fut = f();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            fut.await
+        }));
+    }
+    let mut tally = BTreeMap::new();
+    for task in tasks {
+        let outcome = match task.await.expect("racer panicked") {
+            Ok(()) => "won".to_owned(),
+            Err(StoreError::AlreadyUsed(_)) => "already used".to_owned(),
+            Err(other) => format!("unexpected: {other}"),
+        };
+        *tally.entry(outcome).or_insert(0) += 1;
+    }
+    tally
+}
+
+fn exactly_one_winner(tally: &BTreeMap<String, usize>) {
+    let expected = BTreeMap::from([("already used".to_owned(), RACERS - 1), ("won".to_owned(), 1)]);
+    assert_eq!(tally, &expected);
+}
+
+async fn users_lifecycle(store: Store) {
+    let alice = user(&store, "alice").await;
+    assert!(matches!(
+        store.create_user(&NewUser { name: "alice", display_name: None, password_hash: "x" }, NOW).await,
+        Err(StoreError::Conflict("user"))
+    ));
+    assert_eq!(store.user_by_name("alice").await.unwrap().unwrap(), alice);
+    assert_eq!(store.user_by_id(alice.id).await.unwrap().unwrap().name, "alice");
+    assert!(store.user_by_name("nobody").await.unwrap().is_none());
+
+    key(&store, alice.id, b"kh-1").await;
+    key(&store, alice.id, b"kh-2").await;
+    let app_id = app(&store, "shop").await;
+    let token = TokenHash::of("session");
+    let new = NewSession {
+        token_hash: &token,
+        user_id: alice.id,
+        kind: "api",
+        app_id: None,
+        secret_sealed: None,
+        user_agent: None,
+        expires_at: NOW + 3600,
+    };
+    store.create_session(&new, NOW).await.unwrap();
+    let access = TokenHash::of("access");
+    let new_token = NewAppToken {
+        kind: AppTokenKind::AccessToken,
+        token_hash: &access,
+        app_id,
+        user_id: Some(alice.id),
+        data: "{}",
+        expires_at: Some(NOW + 7200),
+    };
+    store.create_app_token(&new_token, NOW).await.unwrap();
+
+    // A password change ends the session and the access token.
+    assert_eq!(store.set_password(alice.id, "$argon2id$new", NOW + 10).await.unwrap(), 2);
+    let changed = store.user_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!((changed.password_hash.as_str(), changed.password_changed_at), ("$argon2id$new", NOW + 10));
+    assert!(store.session_by_token(&token, NOW + 11).await.unwrap().is_none());
+    assert!(store.app_token(AppTokenKind::AccessToken, &access, NOW + 11).await.unwrap().is_none());
+
+    let list = store.list_users().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!((list[0].key_count, list[0].disabled_at), (2, None));
+
+    store.create_session(&new, NOW + 20).await.unwrap();
+    assert_eq!(store.disable_user(alice.id, NOW + 30).await.unwrap(), 1);
+    assert_eq!(store.disable_user(alice.id, NOW + 40).await.unwrap(), 0);
+    assert_eq!(store.user_by_id(alice.id).await.unwrap().unwrap().disabled_at, Some(NOW + 30));
+    store.enable_user(alice.id).await.unwrap();
+    assert!(!store.user_by_id(alice.id).await.unwrap().unwrap().is_disabled());
+
+    store.replace_recovery_codes(alice.id, &[TokenHash::of("a"), TokenHash::of("b")], NOW).await.unwrap();
+    assert_eq!(store.reset_keys(alice.id).await.unwrap(), (2, 2));
+    assert_eq!(store.credential_count(alice.id).await.unwrap(), 0);
+    assert!(matches!(store.set_password(9999, "x", NOW).await, Err(StoreError::NotFound("user"))));
+}
+
+async fn challenge_is_consumed_exactly_once_by_200_racers(store: Store) {
+    let alice = user(&store, "alice").await;
+    let new = NewChallenge {
+        id: "login-1",
+        purpose: ChallengePurpose::Login,
+        user_id: alice.id,
+        session_id: None,
+        challenge: b"0123456789abcdef0123456789abcdef",
+        for_app: None,
+        state: Some(r#"{"webauthn":"state"}"#),
+        expires_at: NOW + 120,
+    };
+    store.create_challenge(&new, NOW).await.unwrap();
+    let tally = race(|| {
+        let store = store.clone();
+        async move { store.consume_challenge("login-1", NOW + 1).await.map(|c| assert_eq!(c.user_id, 1)) }
+    })
+    .await;
+    exactly_one_winner(&tally);
+}
+
+async fn oauth_code_is_consumed_exactly_once_by_200_racers(store: Store) {
+    let alice = user(&store, "alice").await;
+    let app_id = app(&store, "shop").await;
+    let code = TokenHash::of("the-code");
+    let new = NewAppToken {
+        kind: AppTokenKind::OauthCode,
+        token_hash: &code,
+        app_id,
+        user_id: Some(alice.id),
+        data: r#"{"redirect_uri":"https://app.example/cb"}"#,
+        expires_at: Some(NOW + 600),
+    };
+    store.create_app_token(&new, NOW).await.unwrap();
+    let tally = race(|| {
+        let store = store.clone();
+        async move { store.consume_app_token(AppTokenKind::OauthCode, &code, NOW + 5).await.map(drop) }
+    })
+    .await;
+    exactly_one_winner(&tally);
+}
+
+async fn recovery_code_is_consumed_exactly_once_by_200_racers(store: Store) {
+    let alice = user(&store, "alice").await;
+    let codes = [TokenHash::of("aaaa-bbbb-cccc"), TokenHash::of("dddd-eeee-ffff")];
+    store.replace_recovery_codes(alice.id, &codes, NOW).await.unwrap();
+    let tally = race(|| {
+        let store = store.clone();
+        async move { store.consume_recovery_code(alice.id, &codes[0], NOW).await }
+    })
+    .await;
+    exactly_one_winner(&tally);
+    assert_eq!(store.recovery_codes_left(alice.id).await.unwrap(), 1);
+    assert!(matches!(
+        store.consume_recovery_code(alice.id, &TokenHash::of("wrong"), NOW).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn single_use_refusals_are_clean(store: Store) {
+    let alice = user(&store, "alice").await;
+    let new = NewChallenge {
+        id: "short",
+        purpose: ChallengePurpose::Register,
+        user_id: alice.id,
+        session_id: Some(7),
+        challenge: b"c",
+        for_app: Some(r#"{"oauth":{}}"#),
+        state: None,
+        expires_at: NOW + 120,
+    };
+    store.create_challenge(&new, NOW).await.unwrap();
+    assert_eq!(store.record_challenge_failure("short").await.unwrap(), 1);
+    assert_eq!(store.record_challenge_failure("short").await.unwrap(), 2);
+    assert!(matches!(store.consume_challenge("short", NOW + 120).await, Err(StoreError::Expired(_))));
+    assert!(matches!(store.consume_challenge("nope", NOW).await, Err(StoreError::NotFound(_))));
+    let got = store.consume_challenge("short", NOW + 119).await.unwrap();
+    assert_eq!((got.purpose, got.session_id, got.attempts), (ChallengePurpose::Register, Some(7), 2));
+
+    // An auth_token is not consumable until login.php binds it to a user.
+    let app_id = app(&store, "desk").await;
+    let token = TokenHash::of("0123456789abcdef0123456789abcdef");
+    let new_token = NewAppToken {
+        kind: AppTokenKind::AuthToken,
+        token_hash: &token,
+        app_id,
+        user_id: None,
+        data: "{}",
+        expires_at: Some(NOW + 600),
+    };
+    store.create_app_token(&new_token, NOW).await.unwrap();
+    assert!(matches!(
+        store.consume_app_token(AppTokenKind::AuthToken, &token, NOW).await,
+        Err(StoreError::Pending(_))
+    ));
+    assert!(!store.bind_auth_token(&token, app_id + 1, alice.id, NOW).await.unwrap(), "other app");
+    assert!(store.bind_auth_token(&token, app_id, alice.id, NOW).await.unwrap());
+    assert!(!store.bind_auth_token(&token, app_id, alice.id, NOW).await.unwrap(), "bound once");
+    let got = store.consume_app_token(AppTokenKind::AuthToken, &token, NOW + 1).await.unwrap();
+    assert_eq!(got.user_id, Some(alice.id));
+    assert!(matches!(
+        store.consume_app_token(AppTokenKind::AuthToken, &token, NOW + 2).await,
+        Err(StoreError::AlreadyUsed(_))
+    ));
+}
+
+async fn counter_cas_ends_at_the_highest_value(store: Store) {
+    let alice = user(&store, "alice").await;
+    let id = key(&store, alice.id, b"kh").await;
+    // Both zero is allowed (keys without a counter).
+    assert_eq!(store.update_counter(id, 0, NOW).await.unwrap(), CounterUpdate::Advanced);
+
+    let mut values: Vec<u32> = (1..=RACERS as u32).collect();
+    // A fixed shuffle: high values arrive before low ones.
+    values.reverse();
+    values.swap(0, 100);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(values.len()));
+    let tasks: Vec<_> = values
+        .into_iter()
+        .map(|v| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.update_counter(id, v, NOW + 1).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let outcome = task.await.unwrap().expect("no database error under concurrency");
+        assert!(matches!(outcome, CounterUpdate::Advanced | CounterUpdate::Regressed { .. }));
+    }
+    let stored = store.credential(alice.id, id).await.unwrap().unwrap();
+    assert_eq!((stored.counter, stored.last_used_at), (RACERS as i64, Some(NOW + 1)));
+
+    assert_eq!(
+        store.update_counter(id, 150, NOW + 2).await.unwrap(),
+        CounterUpdate::Regressed { stored: 200 }
+    );
+    assert_eq!(
+        store.update_counter(id, 200, NOW + 2).await.unwrap(),
+        CounterUpdate::Regressed { stored: 200 }
+    );
+    store.mark_possible_clone(id).await.unwrap();
+    assert_eq!(
+        store.update_counter(id, 500, NOW + 3).await.unwrap(),
+        CounterUpdate::Regressed { stored: 200 }
+    );
+    assert!(store.credential(alice.id, id).await.unwrap().unwrap().is_possible_clone());
+
+    // Keys: lookup by handle, rename, duplicates, removal.
+    assert_eq!(store.credential_by_handle("localhost", b"kh").await.unwrap().unwrap().id, id);
+    assert!(store.credential_by_handle("example.org", b"kh").await.unwrap().is_none());
+    let dup = NewCredential {
+        user_id: alice.id,
+        rp_id: "localhost",
+        key_handle: b"kh",
+        public_key: &[4; 65],
+        counter: 0,
+        label: "again",
+        attestation_subject: None,
+        transports: "",
+        webauthn: None,
+    };
+    assert!(matches!(store.add_credential(&dup, NOW).await, Err(StoreError::Conflict(_))));
+    store.rename_credential(alice.id, id, "work key").await.unwrap();
+    assert_eq!(store.credentials_for_user(alice.id).await.unwrap()[0].label, "work key");
+    assert!(matches!(store.remove_credential(alice.id + 1, id).await, Err(StoreError::NotFound(_))));
+    store.remove_credential(alice.id, id).await.unwrap();
+    assert!(matches!(store.update_counter(id, 1, NOW).await, Err(StoreError::NotFound(_))));
+}
+
+async fn sessions_and_call_ids(store: Store) {
+    let alice = user(&store, "alice").await;
+    let app_id = app(&store, "desk").await;
+    let token = TokenHash::of("sk");
+    let new = NewSession {
+        token_hash: &token,
+        user_id: alice.id,
+        kind: "legacy",
+        app_id: Some(app_id),
+        secret_sealed: Some(b"sealed secret"),
+        user_agent: Some("minifb"),
+        expires_at: NOW + 86400,
+    };
+    let session = store.create_session(&new, NOW).await.unwrap();
+    let seen = store.session_by_token(&token, NOW + 5).await.unwrap().unwrap();
+    assert_eq!(
+        (seen.id, seen.last_seen_at, seen.secret_sealed.as_deref()),
+        (session.id, NOW + 5, Some(&b"sealed secret"[..]))
+    );
+    assert!(store.session_by_token(&token, NOW + 86400).await.unwrap().is_none(), "expired");
+
+    assert!(store.advance_call_id(session.id, 1732384512.1453).await.unwrap());
+    assert!(!store.advance_call_id(session.id, 1732384512.1453).await.unwrap(), "replay");
+    assert!(!store.advance_call_id(session.id, 10.0).await.unwrap());
+    assert!(store.advance_call_id(session.id, 1732384513.0).await.unwrap());
+
+    store.set_session_secret(session.id, b"new").await.unwrap();
+    assert_eq!(store.sessions_for_user(alice.id, NOW).await.unwrap().len(), 1);
+    assert_eq!(store.delete_app_sessions(alice.id, app_id).await.unwrap(), 1);
+    assert!(!store.delete_session_by_token(&token).await.unwrap());
+}
+
+async fn rate_limit_counts_every_concurrent_hit(store: Store) {
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.rate_limit_hit("pw:user:alice", 60, NOW).await })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for task in tasks {
+        counts.push(task.await.unwrap().expect("no database error").hits);
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=50).collect::<Vec<u32>>(), "each hit sees its own count");
+    let hit = store.rate_limit_hit("pw:user:alice", 60, NOW).await.unwrap();
+    assert!(hit.exceeds(50));
+    assert_eq!(hit.window_ends, NOW - NOW.rem_euclid(60) + 60);
+    // The next window starts from one; a reset clears the bucket.
+    assert_eq!(store.rate_limit_hit("pw:user:alice", 60, NOW + 60).await.unwrap().hits, 1);
+    store.rate_limit_reset("pw:user:alice").await.unwrap();
+    assert_eq!(store.rate_limit_hit("pw:user:alice", 60, NOW + 61).await.unwrap().hits, 1);
+}
+
+async fn purge_removes_only_expired_rows(store: Store) {
+    let alice = user(&store, "alice").await;
+    for (id, expires) in [("old", NOW - 1), ("live", NOW + 60)] {
+        let new = NewChallenge {
+            id,
+            purpose: ChallengePurpose::Login,
+            user_id: alice.id,
+            session_id: None,
+            challenge: b"c",
+            for_app: None,
+            state: None,
+            expires_at: expires,
+        };
+        store.create_challenge(&new, NOW - 100).await.unwrap();
+    }
+    for (token, expires) in [("old", NOW - 1), ("live", NOW + 60)] {
+        let hash = TokenHash::of(token);
+        let new = NewSession {
+            token_hash: &hash,
+            user_id: alice.id,
+            kind: "api",
+            app_id: None,
+            secret_sealed: None,
+            user_agent: None,
+            expires_at: expires,
+        };
+        store.create_session(&new, NOW - 100).await.unwrap();
+    }
+    store.rate_limit_hit("ip:192.0.2.1", 60, NOW - 2 * 86400).await.unwrap();
+    let report = store.purge_expired(NOW).await.unwrap();
+    assert_eq!((report.challenges, report.sessions, report.rate_limits), (1, 1, 1));
+    assert!(store.challenge("live").await.unwrap().is_some());
+    assert!(store.challenge("old").await.unwrap().is_none());
+    assert_eq!(store.purge_expired(NOW).await.unwrap(), Default::default());
+}
+
+async fn audit_log_newest_first_and_filtered(store: Store) {
+    for (at, name, event) in [
+        (NOW, "alice", "login.ok"),
+        (NOW + 10, "bob", "login.bad_password"),
+        (NOW + 20, "alice", "key.enrolled"),
+    ] {
+        let entry = NewAuditEntry {
+            user_id: None,
+            user_name: Some(name),
+            event,
+            detail: "",
+            source: Some("192.0.2.1"),
+        };
+        store.audit(&entry, at).await.unwrap();
+    }
+    let events =
+        |entries: Vec<keygate::store::AuditEntry>| entries.into_iter().map(|e| e.event).collect::<Vec<_>>();
+    let all = store.audit_entries(&AuditFilter::default()).await.unwrap();
+    assert_eq!(events(all), ["key.enrolled", "login.bad_password", "login.ok"]);
+    let alice =
+        store.audit_entries(&AuditFilter { user_name: Some("alice"), ..Default::default() }).await.unwrap();
+    assert_eq!(events(alice), ["key.enrolled", "login.ok"]);
+    let recent = store
+        .audit_entries(&AuditFilter { since: Some(NOW + 10), limit: Some(1), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(events(recent), ["key.enrolled"]);
+}
+
+async fn apps_secrets_and_permissions(store: Store) {
+    let alice = user(&store, "alice").await;
+    let app_id = app(&store, "shop").await;
+    let new = NewApp {
+        name: "shop",
+        api_key: "other",
+        secret_sealed: b"s",
+        desktop: true,
+        redirect_uris: "[]",
+        allowed_ips: "[]",
+        rate_limit_per_min: None,
+    };
+    assert!(matches!(store.create_app(&new, NOW).await, Err(StoreError::Conflict("application"))));
+    let found = store.app_by_api_key("key-shop").await.unwrap().unwrap();
+    assert_eq!((found.id, found.rate_limit_per_min), (app_id, Some(60)));
+
+    let app_token = TokenHash::of("app|tok");
+    let new_token = NewAppToken {
+        kind: AppTokenKind::AppToken,
+        token_hash: &app_token,
+        app_id,
+        user_id: None,
+        data: "{}",
+        expires_at: None,
+    };
+    store.create_app_token(&new_token, NOW).await.unwrap();
+    assert!(store.app_token(AppTokenKind::AppToken, &app_token, NOW + 999_999).await.unwrap().is_some());
+    store.rotate_app_secret(app_id, b"new sealed", NOW + 1).await.unwrap();
+    assert!(store.app_token(AppTokenKind::AppToken, &app_token, NOW + 2).await.unwrap().is_none());
+    assert_eq!(store.app_by_name("shop").await.unwrap().unwrap().secret_sealed, b"new sealed");
+
+    store.grant_permissions(alice.id, app_id, &["email", "public_profile"], NOW).await.unwrap();
+    store.grant_permissions(alice.id, app_id, &["email"], NOW).await.unwrap();
+    assert_eq!(store.permissions(alice.id, app_id).await.unwrap(), ["email", "public_profile"]);
+    assert!(store.revoke_permission(alice.id, app_id, "email").await.unwrap());
+    assert!(!store.revoke_permission(alice.id, app_id, "email").await.unwrap());
+    assert_eq!(store.list_apps().await.unwrap().len(), 1);
+    store.remove_app(app_id).await.unwrap();
+    assert!(store.permissions(alice.id, app_id).await.unwrap().is_empty());
+    assert!(matches!(store.remove_app(app_id).await, Err(StoreError::NotFound(_))));
+}
