@@ -54,7 +54,16 @@ fn every_command_of_the_design_has_help() {
 #[test]
 fn serve_help_lists_the_design_flags() {
     let help = String::from_utf8_lossy(&run(&["serve", "--help"]).stdout).into_owned();
-    for flag in ["--config", "--listen", "--database", "--rp-id", "--origin", "--log-format"] {
+    for flag in [
+        "--config",
+        "--listen",
+        "--database",
+        "--rp-id",
+        "--origin",
+        "--log-format",
+        "--trusted-proxy",
+        "--key-file",
+    ] {
         assert!(help.contains(flag), "missing {flag}: {help}");
     }
 }

@@ -31,6 +31,17 @@ fn listen_flag_serves_healthz_and_ctrl_c_stops_cleanly() {
         cmd.arg("--listen").arg(addr.to_string());
     });
     assert_eq!(healthz(&server)["status"], "ok");
+    // The defaults: an SQLite file and a private server key in the working directory.
+    assert!(dir.path().join("keygate.db").exists());
+    let key_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("keygate.key")).expect("key file created").permissions(),
+    );
+    assert_eq!(key_mode & 0o777, 0o600);
+    let metrics = reqwest::blocking::get(format!("{}/metrics", server.url())).unwrap().text().unwrap();
+    assert!(
+        metrics.contains(r#"keygate_http_requests_total{method="GET",route="/healthz",status="200"}"#),
+        "{metrics}"
+    );
     server.signal("INT");
     let output = wait_exit(&mut server);
     assert!(output.status.success(), "exit status {:?}", output.status);
@@ -103,4 +114,18 @@ fn bad_config_is_one_clear_line() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.starts_with("keygate: invalid configuration"), "{err}");
     assert!(err.contains("listen"), "{err}");
+}
+
+#[test]
+fn unreachable_database_stops_serve_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = common::keygate()
+        .args(["serve", "--listen", &free_addr().to_string(), "--database", "sqlite:no/such/dir/k.db"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("keygate: cannot open the database sqlite:no/such/dir/k.db"), "{err}");
 }

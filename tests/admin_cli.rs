@@ -1,0 +1,158 @@
+//! `keygate user …` and `keygate audit` end to end: the real binary on a real
+//! SQLite file and a real PostgreSQL database, checked through the store.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use keygate::secrets::{TokenHash, verify_password};
+use keygate::store::{NewCredential, NewSession, Store};
+
+/// Runs `keygate ARGS --database URL`, feeding `stdin`.
+fn kg(url: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = common::keygate()
+        .args(args)
+        .arg("--database")
+        .arg(url)
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn keygate");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("wait for keygate")
+}
+
+fn ok(url: &str, args: &[&str], stdin: &str) -> String {
+    let out = kg(url, args, stdin);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+fn fails(url: &str, args: &[&str], stdin: &str) -> String {
+    let out = kg(url, args, stdin);
+    assert_eq!(out.status.code(), Some(1), "{args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8(out.stderr).expect("UTF-8 errors");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    err
+}
+
+async fn end_to_end(url: String) {
+    let url = url.as_str();
+    let added = ok(url, &["user", "add", "alice", "--password-stdin"], "correct horse battery\n");
+    assert!(added.starts_with("created user alice (uid "), "{added}");
+    assert_eq!(
+        fails(url, &["user", "add", "alice", "--password-stdin"], "another password\n"),
+        "keygate: user alice already exists\n"
+    );
+    assert!(
+        fails(url, &["user", "add", "bob", "--password-stdin"], "short\n").contains("at least 8 characters")
+    );
+    assert!(
+        fails(url, &["user", "add", "bad name", "--password-stdin"], "long enough\n")
+            .contains("invalid user name")
+    );
+
+    // Give alice a key and a session behind the CLI's back.
+    let store = Store::open(url).await.expect("open the same database");
+    let alice = store.user_by_name("alice").await.unwrap().expect("alice exists");
+    assert!(
+        verify_password(Some(alice.password_hash.clone()), "correct horse battery".into()).await.unwrap()
+    );
+    let key = NewCredential {
+        user_id: alice.id,
+        rp_id: "localhost",
+        key_handle: b"kh",
+        public_key: &[4; 65],
+        counter: 0,
+        label: "yubikey",
+        attestation_subject: None,
+        transports: "usb",
+        webauthn: None,
+    };
+    store.add_credential(&key, 1).await.unwrap();
+    let token = TokenHash::of("session-token");
+    let session = NewSession {
+        token_hash: &token,
+        user_id: alice.id,
+        kind: "api",
+        app_id: None,
+        secret_sealed: None,
+        user_agent: None,
+        expires_at: i64::MAX,
+    };
+    store.create_session(&session, 1).await.unwrap();
+
+    let list = ok(url, &["user", "list"], "");
+    let row = list.lines().find(|l| l.starts_with("alice")).expect("alice listed");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cols[1..4], [alice.id.to_string().as_str(), "active", "1"], "{list}");
+
+    let changed = ok(url, &["user", "passwd", "alice", "--password-stdin"], "a brand new password\n");
+    assert!(changed.contains("1 sessions and tokens ended"), "{changed}");
+    assert!(store.session_by_token(&token, 2).await.unwrap().is_none());
+    let hash = store.user_by_id(alice.id).await.unwrap().unwrap().password_hash;
+    assert!(verify_password(Some(hash.clone()), "a brand new password".into()).await.unwrap());
+    assert!(!verify_password(Some(hash), "correct horse battery".into()).await.unwrap());
+
+    store.create_session(&session, 3).await.unwrap();
+    assert!(ok(url, &["user", "disable", "alice"], "").contains("1 sessions and tokens ended"));
+    assert!(store.session_by_token(&token, 4).await.unwrap().is_none());
+    assert!(ok(url, &["user", "list"], "").lines().any(|l| l.starts_with("alice") && l.contains("disabled")));
+
+    let reset = ok(url, &["user", "reset-keys", "alice"], "");
+    assert!(reset.contains("removed 1 keys and 0 recovery codes"), "{reset}");
+    assert_eq!(store.credential_count(alice.id).await.unwrap(), 0);
+    assert_eq!(fails(url, &["user", "disable", "nobody"], ""), "keygate: no user named nobody\n");
+
+    let audit = ok(url, &["audit"], "");
+    let events: Vec<&str> = audit.lines().map(|l| l.split_whitespace().nth(2).unwrap_or("")).collect();
+    assert_eq!(
+        events,
+        ["admin.user.reset_keys", "admin.user.disable", "admin.user.passwd", "admin.user.add"],
+        "{audit}"
+    );
+    assert!(audit.lines().all(|l| l.contains(" alice ") && l.contains(" cli ")), "{audit}");
+    assert_eq!(ok(url, &["audit", "--user", "alice", "--since", "1h"], "").lines().count(), 4);
+    assert_eq!(ok(url, &["audit", "--since", "2000-01-01"], "").lines().count(), 4);
+    assert_eq!(ok(url, &["audit", "--user", "bob"], ""), "no audit entries\n");
+    assert_eq!(ok(url, &["audit", "--since", "2999-01-01T00:00:00Z"], ""), "no audit entries\n");
+    assert!(fails(url, &["audit", "--since", "someday"], "").contains("invalid --since"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn end_to_end_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    end_to_end(common::db::sqlite_url(&dir.path().join("admin.db"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn end_to_end_on_postgres() {
+    end_to_end(common::db::fresh_postgres_url().await).await;
+}
+
+#[test]
+fn unreachable_postgres_is_one_clear_line_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let url =
+        format!("postgres://keygate:hunter2@localhost/keygate?host={}", dir.path().join("nothing").display());
+    for args in [&["user", "list"][..], &["audit"][..]] {
+        let err = fails(&url, args, "");
+        assert!(
+            err.starts_with("keygate: cannot open the database postgres://keygate:***@localhost/"),
+            "{err}"
+        );
+        assert!(err.contains("unavailable"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}
+
+#[test]
+fn unreachable_sqlite_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("missing-dir/keygate.db").display());
+    let err = fails(&url, &["user", "add", "alice", "--password-stdin"], "long enough\n");
+    assert!(err.starts_with(&format!("keygate: cannot open the database {url}")), "{err}");
+}
