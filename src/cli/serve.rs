@@ -67,7 +67,12 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = listener.local_addr().context("cannot read the bound address")?;
-    tracing::info!(address = %local, origin = %config.origin, "keygate listening");
+    tracing::info!(
+        address = %local,
+        origin = %config.origin,
+        database = %store::redact_url(&config.database),
+        "keygate listening"
+    );
     let app = web::app(web::AppState::new(config, store.clone(), server_key));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

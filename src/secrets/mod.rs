@@ -5,6 +5,8 @@
 //! blocking pool ([`hash_password`], [`verify_password`]); comparisons of
 //! secret values run in constant time ([`ct_eq`]).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 mod key;
 mod password;
 

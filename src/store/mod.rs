@@ -16,6 +16,8 @@
 //! - key counters move only forwards, compare-and-set in the `WHERE` clause;
 //! - bearer tokens arrive already hashed ([`crate::secrets::TokenHash`]).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 mod apps;
 mod audit;
 mod challenges;
