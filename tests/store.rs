@@ -503,3 +503,34 @@ async fn apps_secrets_and_permissions(store: Store) {
     assert!(store.permissions(alice.id, app_id).await.unwrap().is_empty());
     assert!(matches!(store.remove_app(app_id).await, Err(StoreError::NotFound(_))));
 }
+
+/// Two keygate instances on one SQLite file (two pools, as two processes
+/// would have): the challenge still goes to exactly one racer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_one_sqlite_file_share_single_use() {
+    let (first, dir) = common::db::sqlite().await;
+    let second = Store::open(&common::db::sqlite_url(&dir.path().join("keygate.db"))).await.unwrap();
+    let alice = user(&first, "alice").await;
+    let new = NewChallenge {
+        id: "shared",
+        purpose: ChallengePurpose::Login,
+        user_id: alice.id,
+        session_id: None,
+        challenge: b"c",
+        for_app: None,
+        state: None,
+        expires_at: NOW + 120,
+    };
+    first.create_challenge(&new, NOW).await.unwrap();
+    let turn = std::sync::atomic::AtomicUsize::new(0);
+    let tally = race(|| {
+        let store = if turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(2) {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        async move { store.consume_challenge("shared", NOW).await.map(drop) }
+    })
+    .await;
+    exactly_one_winner(&tally);
+}
