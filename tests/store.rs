@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use keygate::secrets::TokenHash;
 use keygate::store::{
     AppTokenKind, AuditFilter, ChallengePurpose, CounterUpdate, NewApp, NewAppToken, NewAuditEntry,
-    NewChallenge, NewCredential, NewSession, NewUser, Store, StoreError, User,
+    NewChallenge, NewCredential, NewSession, NewUser, RevokeReason, Store, StoreError, TOKEN_KEEP_SECS, User,
 };
 
 /// Runs `$case(store)` once on SQLite and once on PostgreSQL.
@@ -154,6 +154,12 @@ async fn users_lifecycle(store: Store) {
     assert_eq!((changed.password_hash.as_str(), changed.password_changed_at), ("$argon2id$new", NOW + 10));
     assert!(store.session_by_token(&token, NOW + 11).await.unwrap().is_none());
     assert!(store.app_token(AppTokenKind::AccessToken, &access, NOW + 11).await.unwrap().is_none());
+    // The revoked token is kept with its reason, so OAuth can answer subcode 460.
+    let revoked = store.find_app_token(AppTokenKind::AccessToken, &access).await.unwrap().unwrap();
+    assert_eq!(
+        (revoked.revoked_at, revoked.revoked_reason.as_deref()),
+        (Some(NOW + 10), Some("password_changed"))
+    );
 
     let list = store.list_users().await.unwrap();
     assert_eq!(list.len(), 1);
@@ -426,8 +432,24 @@ async fn purge_removes_only_expired_rows(store: Store) {
         store.create_session(&new, NOW - 100).await.unwrap();
     }
     store.rate_limit_hit("ip:192.0.2.1", 60, NOW - 2 * 86400).await.unwrap();
+    // Tokens stay a while after expiry so checks can still say "expired".
+    let app_id = app(&store, "shop").await;
+    for (token, expires) in [("long gone", NOW - TOKEN_KEEP_SECS - 1), ("just expired", NOW - 1)] {
+        let hash = TokenHash::of(token);
+        let new = NewAppToken {
+            kind: AppTokenKind::AccessToken,
+            token_hash: &hash,
+            app_id,
+            user_id: Some(alice.id),
+            data: "{}",
+            expires_at: Some(expires),
+        };
+        store.create_app_token(&new, NOW - TOKEN_KEEP_SECS - 100).await.unwrap();
+    }
     let report = store.purge_expired(NOW).await.unwrap();
-    assert_eq!((report.challenges, report.sessions, report.rate_limits), (1, 1, 1));
+    assert_eq!((report.challenges, report.sessions, report.app_tokens, report.rate_limits), (1, 1, 1, 1));
+    let kept = store.find_app_token(AppTokenKind::AccessToken, &TokenHash::of("just expired")).await.unwrap();
+    assert!(kept.is_some());
     assert!(store.challenge("live").await.unwrap().is_some());
     assert!(store.challenge("old").await.unwrap().is_none());
     assert_eq!(store.purge_expired(NOW).await.unwrap(), Default::default());
@@ -492,6 +514,25 @@ async fn apps_secrets_and_permissions(store: Store) {
     store.rotate_app_secret(app_id, b"new sealed", NOW + 1).await.unwrap();
     assert!(store.app_token(AppTokenKind::AppToken, &app_token, NOW + 2).await.unwrap().is_none());
     assert_eq!(store.app_by_name("shop").await.unwrap().unwrap().secret_sealed, b"new sealed");
+
+    // Revoking the app's tokens for a user (DELETE /me/permissions).
+    let access = TokenHash::of("alice-access");
+    let new_access = NewAppToken {
+        kind: AppTokenKind::AccessToken,
+        token_hash: &access,
+        app_id,
+        user_id: Some(alice.id),
+        data: r#"{"scopes":["email"]}"#,
+        expires_at: Some(NOW + 7200),
+    };
+    store.create_app_token(&new_access, NOW).await.unwrap();
+    assert_eq!(
+        store.revoke_app_tokens(alice.id, Some(app_id + 1), RevokeReason::Revoked, NOW).await.unwrap(),
+        0
+    );
+    assert_eq!(store.revoke_app_tokens(alice.id, Some(app_id), RevokeReason::Revoked, NOW).await.unwrap(), 1);
+    assert!(store.app_token(AppTokenKind::AccessToken, &access, NOW).await.unwrap().is_none());
+    assert_eq!(store.revoke_app_tokens(alice.id, None, RevokeReason::Revoked, NOW).await.unwrap(), 0);
 
     store.grant_permissions(alice.id, app_id, &["email", "public_profile"], NOW).await.unwrap();
     store.grant_permissions(alice.id, app_id, &["email"], NOW).await.unwrap();

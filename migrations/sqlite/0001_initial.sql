@@ -95,7 +95,11 @@ CREATE TABLE app_tokens (
     created_at  BIGINT NOT NULL,
     expires_at  BIGINT,
     bound_at    BIGINT,
-    consumed_at BIGINT
+    consumed_at BIGINT,
+    -- Kept (not deleted) when revoked, so token checks can say why:
+    -- 'password_changed', 'user_disabled', 'revoked'.
+    revoked_at     BIGINT,
+    revoked_reason TEXT
 );
 CREATE INDEX app_tokens_user ON app_tokens(user_id, app_id);
 CREATE INDEX app_tokens_expiry ON app_tokens(expires_at);

@@ -101,6 +101,10 @@ pub struct AppToken {
     pub bound_at: Option<i64>,
     /// Unix seconds when consumed.
     pub consumed_at: Option<i64>,
+    /// Unix seconds when revoked (password change, disabling, app revocation).
+    pub revoked_at: Option<i64>,
+    /// Why it was revoked: `password_changed`, `user_disabled` or `revoked`.
+    pub revoked_reason: Option<String>,
 }
 
 /// What issuing a token stores.
@@ -122,8 +126,30 @@ pub struct NewAppToken<'a> {
 
 const APP_COLUMNS: &str = "id, name, api_key, secret_sealed, desktop, redirect_uris, allowed_ips, \
                            rate_limit_per_min, created_at, secret_rotated_at";
-const TOKEN_COLUMNS: &str =
-    "id, kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at, consumed_at";
+const TOKEN_COLUMNS: &str = "id, kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at, \
+                             consumed_at, revoked_at, revoked_reason";
+
+/// Why a token was revoked, as stored in `revoked_reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeReason {
+    /// The user's password changed (OAuth subcode 460).
+    PasswordChanged,
+    /// The user was disabled.
+    UserDisabled,
+    /// The user or the app revoked it (`DELETE /me/permissions`, `auth.revokeAuthorization`).
+    Revoked,
+}
+
+impl RevokeReason {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordChanged => "password_changed",
+            Self::UserDisabled => "user_disabled",
+            Self::Revoked => "revoked",
+        }
+    }
+}
 
 impl Store {
     /// Registers an application; `Conflict` when the name or api_key is taken.
@@ -223,7 +249,23 @@ impl Store {
         .map_err(|e| StoreError::classify(e, "token"))
     }
 
-    /// A live (unexpired, unconsumed) token of this kind.
+    /// A token of this kind in any state (expired, consumed, revoked), for
+    /// answers that must say why a token is invalid (`debug_token`).
+    pub async fn find_app_token(
+        &self,
+        kind: AppTokenKind,
+        token_hash: &TokenHash,
+    ) -> Result<Option<AppToken>, StoreError> {
+        Ok(sqlx::query_as::<_, AppToken>(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2"
+        ))
+        .bind(kind.as_str())
+        .bind(token_hash.as_slice())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// A live (unexpired, unconsumed, unrevoked) token of this kind.
     pub async fn app_token(
         &self,
         kind: AppTokenKind,
@@ -232,7 +274,7 @@ impl Store {
     ) -> Result<Option<AppToken>, StoreError> {
         Ok(sqlx::query_as::<_, AppToken>(&format!(
             "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2 \
-             AND consumed_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
+             AND consumed_at IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
         ))
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
@@ -253,7 +295,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE app_tokens SET user_id = $1, bound_at = $2 \
              WHERE kind = $3 AND token_hash = $4 AND app_id = $5 AND user_id IS NULL \
-             AND consumed_at IS NULL AND expires_at > $2",
+             AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(user_id)
         .bind(now)
@@ -276,8 +318,8 @@ impl Store {
     ) -> Result<AppToken, StoreError> {
         let won = sqlx::query_as::<_, AppToken>(&format!(
             "UPDATE app_tokens SET consumed_at = $3 \
-             WHERE kind = $1 AND token_hash = $2 AND consumed_at IS NULL AND user_id IS NOT NULL \
-             AND (expires_at IS NULL OR expires_at > $3) RETURNING {TOKEN_COLUMNS}"
+             WHERE kind = $1 AND token_hash = $2 AND consumed_at IS NULL AND revoked_at IS NULL \
+             AND user_id IS NOT NULL AND (expires_at IS NULL OR expires_at > $3) RETURNING {TOKEN_COLUMNS}"
         ))
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
@@ -287,29 +329,35 @@ impl Store {
         if let Some(token) = won {
             return Ok(token);
         }
-        let row = sqlx::query_as::<_, AppToken>(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2"
-        ))
-        .bind(kind.as_str())
-        .bind(token_hash.as_slice())
-        .fetch_optional(&self.pool)
-        .await?;
-        Err(match row {
+        Err(match self.find_app_token(kind, token_hash).await? {
             None => StoreError::NotFound(kind.as_str()),
             Some(t) if t.consumed_at.is_some() => StoreError::AlreadyUsed(kind.as_str()),
+            Some(t) if t.revoked_at.is_some() => StoreError::NotFound(kind.as_str()),
             Some(t) if t.expires_at.is_some_and(|e| e <= now) => StoreError::Expired(kind.as_str()),
             Some(_) => StoreError::Pending(kind.as_str()),
         })
     }
 
-    /// Deletes every token of the user for one app (or for all apps when
-    /// `app_id` is `None`); returns how many.
-    pub async fn revoke_app_tokens(&self, user_id: i64, app_id: Option<i64>) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM app_tokens WHERE user_id = $1 AND ($2 IS NULL OR app_id = $2)")
-            .bind(user_id)
-            .bind(app_id)
-            .execute(&self.pool)
-            .await?;
+    /// Revokes every live token of the user for one app (or for all apps when
+    /// `app_id` is `None`); returns how many. Rows stay, marked with the
+    /// reason, until the purge removes them.
+    pub async fn revoke_app_tokens(
+        &self,
+        user_id: i64,
+        app_id: Option<i64>,
+        reason: RevokeReason,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE app_tokens SET revoked_at = $3, revoked_reason = $4 \
+             WHERE user_id = $1 AND ($2 IS NULL OR app_id = $2) AND revoked_at IS NULL AND consumed_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(app_id)
+        .bind(now)
+        .bind(reason.as_str())
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 

@@ -11,18 +11,22 @@ pub struct PurgeReport {
     pub challenges: u64,
     /// Expired sessions.
     pub sessions: u64,
-    /// Expired application tokens.
+    /// Application tokens expired or revoked longer than [`TOKEN_KEEP_SECS`] ago.
     pub app_tokens: u64,
     /// Rate-limit windows that ended.
     pub rate_limits: u64,
 }
+
+/// Expired and revoked tokens are kept this long, so token checks can still
+/// say "expired" (subcode 463) or "password changed" (460) instead of "invalid".
+pub const TOKEN_KEEP_SECS: i64 = 7 * 24 * 3600;
 
 /// Rate-limit buckets are kept this long after their window started, which
 /// covers every window length keygate uses.
 const RATE_LIMIT_KEEP_SECS: i64 = 24 * 3600;
 
 impl Store {
-    /// Deletes every row that expired before `now`.
+    /// Deletes every row whose lifetime (plus, for tokens, the keeping time) is over.
     pub async fn purge_expired(&self, now: i64) -> Result<PurgeReport, StoreError> {
         let challenges = sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
             .bind(now)
@@ -30,11 +34,13 @@ impl Store {
             .await?;
         let sessions =
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
-        let app_tokens =
-            sqlx::query("DELETE FROM app_tokens WHERE expires_at IS NOT NULL AND expires_at <= $1")
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
+        let app_tokens = sqlx::query(
+            "DELETE FROM app_tokens WHERE (expires_at IS NOT NULL AND expires_at <= $1) \
+             OR (revoked_at IS NOT NULL AND revoked_at <= $1)",
+        )
+        .bind(now - TOKEN_KEEP_SECS)
+        .execute(&self.pool)
+        .await?;
         let rate_limits = sqlx::query("DELETE FROM rate_limits WHERE window_start <= $1")
             .bind(now - RATE_LIMIT_KEEP_SECS)
             .execute(&self.pool)

@@ -2,7 +2,7 @@
 //! Changing a password or disabling an account ends every session and token
 //! of that user in the same transaction, so no old bearer outlives it.
 
-use super::{Store, StoreError};
+use super::{RevokeReason, Store, StoreError};
 
 /// A user account as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -116,7 +116,7 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
-        let ended = end_everything(&mut tx, user_id).await?;
+        let ended = end_everything(&mut tx, user_id, RevokeReason::PasswordChanged, now).await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -133,7 +133,7 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
-        let ended = end_everything(&mut tx, user_id).await?;
+        let ended = end_everything(&mut tx, user_id, RevokeReason::UserDisabled, now).await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -163,12 +163,25 @@ impl Store {
     }
 }
 
-/// Deletes the user's sessions, app tokens and pending challenges.
-async fn end_everything(tx: &mut sqlx::Transaction<'_, sqlx::Any>, user_id: i64) -> Result<u64, StoreError> {
+/// Deletes the user's sessions and pending challenges and revokes their live
+/// app tokens (kept with the reason, so OAuth can answer subcode 460).
+async fn end_everything(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: i64,
+    reason: RevokeReason,
+    now: i64,
+) -> Result<u64, StoreError> {
     let sessions =
         sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
-    let tokens =
-        sqlx::query("DELETE FROM app_tokens WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    let tokens = sqlx::query(
+        "UPDATE app_tokens SET revoked_at = $2, revoked_reason = $3 \
+         WHERE user_id = $1 AND revoked_at IS NULL AND consumed_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(reason.as_str())
+    .execute(&mut **tx)
+    .await?;
     sqlx::query("DELETE FROM challenges WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
     Ok(sessions.rows_affected() + tokens.rows_affected())
 }
