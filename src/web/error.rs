@@ -54,6 +54,18 @@ impl From<StoreError> for ApiError {
                 Self::unavailable()
             }
             StoreError::NotFound(what) => Self::not_found(format!("{what} not found")),
+            StoreError::AlreadyUsed(what) => {
+                Self::new(StatusCode::CONFLICT, "challenge_used", format!("{what} was already used"))
+            }
+            StoreError::Expired(what) => {
+                Self::new(StatusCode::GONE, "challenge_expired", format!("{what} expired"))
+            }
+            StoreError::Conflict(what) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{what} already exists"))
+            }
+            StoreError::Pending(what) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{what} is not ready yet"))
+            }
             other => Self::internal(other),
         }
     }
@@ -72,4 +84,27 @@ pub(super) async fn not_found() -> ApiError {
 
 pub(super) async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this resource")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_client_answers_not_500() {
+        let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let cases = [
+            (StoreError::Unavailable(io), 503, "unavailable"),
+            (StoreError::NotFound("login"), 404, "not_found"),
+            (StoreError::AlreadyUsed("challenge"), 409, "challenge_used"),
+            (StoreError::Expired("challenge"), 410, "challenge_expired"),
+            (StoreError::Conflict("user"), 400, "invalid_request"),
+            (StoreError::Pending("auth_token"), 400, "invalid_request"),
+            (StoreError::Internal(sqlx::Error::RowNotFound), 500, "internal"),
+        ];
+        for (error, status, code) in cases {
+            let api = ApiError::from(error);
+            assert_eq!((api.status.as_u16(), api.code), (status, code));
+        }
+    }
 }
