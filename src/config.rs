@@ -45,7 +45,9 @@ pub struct Config {
     /// The server key file, created with mode 0600 when missing (default:
     /// `keygate.key` next to the SQLite file, or in the working directory).
     pub key_file: Option<PathBuf>,
-    /// Proxies whose `X-Forwarded-For` entry names the real client.
+    /// Proxies whose `X-Forwarded-For` entry names the real client: a list,
+    /// or one comma-separated string (handy in `KEYGATE_TRUSTED_PROXIES`).
+    #[serde(deserialize_with = "cidr_list")]
     pub trusted_proxies: Vec<IpNet>,
     /// Seconds between purges of expired challenges, sessions and tokens.
     pub purge_interval_secs: u64,
@@ -53,6 +55,30 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Seconds a request waits for a database connection before answering 503.
     pub db_acquire_timeout_secs: u64,
+}
+
+/// Reads CIDRs from a list or from one comma-separated string.
+fn cidr_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(text) => {
+            text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        }
+        OneOrMany::Many(items) => items,
+    };
+    items
+        .iter()
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| serde::de::Error::custom(format!("{item:?} is not an address or CIDR")))
+        })
+        .collect()
 }
 
 /// A secret config value: deserialises from a string, prints as `***`.
@@ -201,6 +227,15 @@ mod tests {
             )?;
             let config = Config::load(None, flags(None)).expect("file loads");
             assert_eq!(config.trusted_proxies.len(), 2);
+            jail.set_env("KEYGATE_TRUSTED_PROXIES", "192.0.2.1, 10.0.0.0/8");
+            let config = Config::load(None, flags(None)).expect("env loads");
+            assert_eq!(
+                config.trusted_proxies,
+                ["192.0.2.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]
+            );
+            jail.set_env("KEYGATE_TRUSTED_PROXIES", "not-a-cidr");
+            let err = Config::load(None, flags(None)).unwrap_err().to_string();
+            assert!(err.contains("not-a-cidr"), "{err}");
             assert!(!format!("{config:?}").contains("c2VjcmV0"));
             Ok(())
         });
