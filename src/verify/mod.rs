@@ -25,6 +25,7 @@ pub mod attestation;
 pub mod client_data;
 pub mod counter;
 pub mod error;
+pub mod fast;
 pub mod key;
 pub mod u2f;
 pub mod webauthn;

@@ -1,0 +1,98 @@
+//! Verifying many signatures at once, e.g. a burst of logins.
+//!
+//! Each ECDSA verification needs `s⁻¹ mod n`, the one inversion the Jacobian
+//! `r` check leaves. A batch replaces `k` inversions with one inversion and
+//! `3(k - 1)` multiplications (Montgomery's trick). Every signature still gets
+//! its own verdict: one bad signature does not fail the others.
+
+use p256::Scalar;
+use p256::ecdsa::Signature;
+use p256::elliptic_curve::ops::Invert;
+
+use super::{Verifier, finish, scalars};
+
+/// One verification request of a batch.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchItem<'a> {
+    /// The signer's key, in whichever form the cache handed out.
+    pub key: &'a Verifier,
+    /// SHA-256 of the signed message.
+    pub digest: &'a [u8; 32],
+    /// The signature to check.
+    pub signature: &'a Signature,
+}
+
+/// Verifies every item, sharing one scalar inversion; `result[i]` is item `i`'s verdict.
+pub fn verify_batch(items: &[BatchItem<'_>]) -> Vec<bool> {
+    let inverses = invert_all(items.iter().map(|item| *item.signature.s().as_ref()));
+    items
+        .iter()
+        .zip(inverses)
+        .map(|(item, s_inv)| match scalars(item.digest, item.signature, Some(s_inv)) {
+            Some((u1, u2)) => finish(&item.key.mul_q(&u2), &u1, item.signature),
+            None => false,
+        })
+        .collect()
+}
+
+/// Inverts non-zero scalars with a single inversion. A signature's `s` is never
+/// zero; should the product still not invert, every entry falls back to its
+/// own inversion (zero stays zero and then fails the check).
+fn invert_all(values: impl Iterator<Item = Scalar>) -> Vec<Scalar> {
+    let values: Vec<Scalar> = values.collect();
+    let mut prefix = Vec::with_capacity(values.len());
+    let mut acc = Scalar::ONE;
+    for v in &values {
+        prefix.push(acc);
+        acc *= v;
+    }
+    let Some(mut inv) = Option::<Scalar>::from(acc.invert_vartime()) else {
+        return values.iter().map(|v| Option::from(v.invert_vartime()).unwrap_or(Scalar::ZERO)).collect();
+    };
+    let mut out = vec![Scalar::ZERO; values.len()];
+    for i in (0..values.len()).rev() {
+        out[i] = inv * prefix[i];
+        inv *= values[i];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::fast::FastKey;
+    use p256::ecdsa::SigningKey;
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+
+    #[test]
+    fn inverses_match_one_by_one() {
+        let values: Vec<Scalar> = (1..20u64).map(|i| Scalar::from(i * 7919)).collect();
+        let batch = invert_all(values.iter().copied());
+        for (v, inv) in values.iter().zip(batch) {
+            assert_eq!(*v * inv, Scalar::ONE);
+        }
+        assert!(invert_all(std::iter::empty()).is_empty());
+    }
+
+    #[test]
+    fn each_item_gets_its_own_verdict() {
+        let mut keys = Vec::new();
+        let mut sigs = Vec::new();
+        let mut digests = Vec::new();
+        for i in 1..=6u8 {
+            let sk = SigningKey::from_bytes(&[i; 32].into()).unwrap();
+            let digest = [i.wrapping_mul(31); 32];
+            let sig: Signature = sk.sign_prehash(&digest).unwrap();
+            let fast = FastKey::new((*sk.verifying_key()).into());
+            keys.push(if i % 2 == 0 { Verifier::from(fast.prepare()) } else { Verifier::from(fast) });
+            sigs.push(sig);
+            digests.push(digest);
+        }
+        digests[2][0] ^= 1; // a tampered message
+        sigs.swap(4, 5); // signatures under the wrong keys
+        let items: Vec<BatchItem<'_>> =
+            (0..6).map(|i| BatchItem { key: &keys[i], digest: &digests[i], signature: &sigs[i] }).collect();
+        assert_eq!(verify_batch(&items), [true, true, false, true, false, false]);
+        assert!(verify_batch(&[]).is_empty());
+    }
+}
