@@ -1,0 +1,237 @@
+//! Verifies/s of one U2F authentication check — parse the signature data
+//! (flags | counter BE | DER signature), SHA-256 over
+//! appParam || flags || counter || challengeParam, ECDSA P-256 — for OpenSSL,
+//! stock `p256`, and the fast engine's new-key, known-key and batched paths,
+//! all on the same messages in the same run, then a summary with ratios to
+//! OpenSSL and a two-thread scaling figure.
+//!
+//! Run with `cargo bench --bench fast_verify`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use keygate::verify::fast::{BatchItem, FastKey, KeyCache, Verifier, verify_batch};
+use openssl::bn::BigNumContext;
+use openssl::ec::{EcGroup, EcKey, EcPoint};
+use openssl::ecdsa::EcdsaSig;
+use openssl::nid::Nid;
+use openssl::pkey::Public;
+use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha256};
+
+const KEYS: usize = 64;
+const MESSAGES: usize = 512;
+const BATCH: usize = 64;
+
+/// One recorded U2F authentication: what the server holds and what arrived.
+struct Login {
+    key: usize,
+    app_param: [u8; 32],
+    challenge_param: [u8; 32],
+    signature_data: Vec<u8>,
+}
+
+struct Fixture {
+    sec1: Vec<Vec<u8>>,
+    openssl: Vec<EcKey<Public>>,
+    p256: Vec<VerifyingKey>,
+    logins: Vec<Login>,
+}
+
+fn fixture() -> Fixture {
+    let mut rng = StdRng::seed_from_u64(0x006b_6579_6761_7465);
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
+    let mut ctx = BigNumContext::new().expect("bn ctx");
+    let signers: Vec<SigningKey> = (0..KEYS).map(|_| SigningKey::random(&mut rng)).collect();
+    let sec1: Vec<Vec<u8>> =
+        signers.iter().map(|k| k.verifying_key().to_encoded_point(false).as_bytes().to_vec()).collect();
+    let openssl = sec1
+        .iter()
+        .map(|b| {
+            let point = EcPoint::from_bytes(&group, b, &mut ctx).expect("point");
+            EcKey::from_public_key(&group, &point).expect("key")
+        })
+        .collect();
+    let p256 = signers.iter().map(|k| *k.verifying_key()).collect();
+    let logins = (0..MESSAGES)
+        .map(|i| {
+            let key = i % KEYS;
+            let app_param: [u8; 32] = rng.r#gen();
+            let challenge_param: [u8; 32] = rng.r#gen();
+            let counter = (i as u32 + 1).to_be_bytes();
+            let digest = u2f_digest(&app_param, 0x01, &counter, &challenge_param);
+            let sig: Signature = signers[key].sign_prehash(&digest).expect("sign");
+            let mut signature_data = vec![0x01];
+            signature_data.extend_from_slice(&counter);
+            signature_data.extend_from_slice(sig.to_der().as_bytes());
+            Login { key, app_param, challenge_param, signature_data }
+        })
+        .collect();
+    Fixture { sec1, openssl, p256, logins }
+}
+
+fn u2f_digest(app: &[u8; 32], flags: u8, counter: &[u8], challenge: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(app);
+    h.update([flags]);
+    h.update(counter);
+    h.update(challenge);
+    h.finalize().into()
+}
+
+/// Splits signature data and hashes the signed message: `(digest, DER signature)`.
+fn parse(login: &Login) -> Option<([u8; 32], &[u8])> {
+    let (flags, rest) = login.signature_data.split_first()?;
+    let (counter, der) = rest.split_at_checked(4)?;
+    Some((u2f_digest(&login.app_param, *flags, counter, &login.challenge_param), der))
+}
+
+fn verify_openssl(f: &Fixture, login: &Login) -> bool {
+    let Some((digest, der)) = parse(login) else { return false };
+    EcdsaSig::from_der(der).and_then(|sig| sig.verify(&digest, &f.openssl[login.key])).unwrap_or(false)
+}
+
+fn verify_p256(f: &Fixture, login: &Login) -> bool {
+    let Some((digest, der)) = parse(login) else { return false };
+    Signature::from_der(der).is_ok_and(|sig| f.p256[login.key].verify_prehash(&digest, &sig).is_ok())
+}
+
+fn verify_new_key(f: &Fixture, login: &Login) -> bool {
+    let Some((digest, der)) = parse(login) else { return false };
+    let Ok(sig) = Signature::from_der(der) else { return false };
+    FastKey::from_sec1(&f.sec1[login.key]).is_ok_and(|k| k.verify_prehash(&digest, &sig))
+}
+
+fn verify_known_key(f: &Fixture, cache: &KeyCache, login: &Login) -> bool {
+    let Some((digest, der)) = parse(login) else { return false };
+    let Ok(sig) = Signature::from_der(der) else { return false };
+    cache.verifier(&f.sec1[login.key]).is_ok_and(|v| v.verify_prehash(&digest, &sig))
+}
+
+/// Parses and verifies up to `BATCH` logins at once; returns how many passed.
+fn verify_batched(f: &Fixture, cache: &KeyCache, logins: &[Login]) -> usize {
+    let mut parsed: Vec<(Verifier, [u8; 32], Signature)> = Vec::with_capacity(logins.len());
+    for login in logins {
+        let Some((digest, der)) = parse(login) else { continue };
+        let (Ok(sig), Ok(v)) = (Signature::from_der(der), cache.verifier(&f.sec1[login.key])) else {
+            continue;
+        };
+        parsed.push((v, digest, sig));
+    }
+    let items: Vec<BatchItem<'_>> =
+        parsed.iter().map(|(key, digest, signature)| BatchItem { key, digest, signature }).collect();
+    verify_batch(&items).into_iter().filter(|&ok| ok).count()
+}
+
+/// Runs `round` (which verifies `per_round` logins) for about `time`; verifies/s.
+fn rate(time: Duration, per_round: usize, mut round: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut n = 0usize;
+    while start.elapsed() < time {
+        round();
+        n += per_round;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Best of three short runs, to damp noise from other processes.
+fn best_rate(per_round: usize, mut round: impl FnMut()) -> f64 {
+    (0..3).map(|_| rate(Duration::from_millis(700), per_round, &mut round)).fold(0.0, f64::max)
+}
+
+fn main() {
+    let f = fixture();
+    let cache = KeyCache::default();
+    for login in &f.logins {
+        assert!(verify_openssl(&f, login) && verify_p256(&f, login) && verify_new_key(&f, login));
+        assert!(verify_known_key(&f, &cache, login));
+    }
+    assert_eq!(verify_batched(&f, &cache, &f.logins[..BATCH]), BATCH);
+
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let mut g = c.benchmark_group("u2f_verify");
+    let mut i = 0usize;
+    let mut next = || {
+        i = (i + 1) % MESSAGES;
+        &f.logins[i]
+    };
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("openssl", |b| b.iter(|| black_box(verify_openssl(&f, next()))));
+    g.bench_function("p256", |b| b.iter(|| black_box(verify_p256(&f, next()))));
+    g.bench_function("fast_new_key", |b| b.iter(|| black_box(verify_new_key(&f, next()))));
+    g.bench_function("fast_known_key", |b| b.iter(|| black_box(verify_known_key(&f, &cache, next()))));
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let mut chunk = 0usize;
+    g.bench_function("fast_batch_64", |b| {
+        b.iter(|| {
+            chunk = (chunk + 1) % (MESSAGES / BATCH);
+            black_box(verify_batched(&f, &cache, &f.logins[chunk * BATCH..(chunk + 1) * BATCH]))
+        })
+    });
+    g.finish();
+
+    summary(&f, &cache);
+    c.final_summary();
+}
+
+fn summary(f: &Fixture, cache: &KeyCache) {
+    let cycle = |check: &dyn Fn(&Login) -> bool| {
+        let mut i = 0usize;
+        best_rate(1, || {
+            i = (i + 1) % MESSAGES;
+            black_box(check(&f.logins[i]));
+        })
+    };
+    let openssl = cycle(&|l| verify_openssl(f, l));
+    let rows = [
+        ("OpenSSL", openssl),
+        ("p256 (stock)", cycle(&|l| verify_p256(f, l))),
+        ("fast, new key", cycle(&|l| verify_new_key(f, l))),
+        ("fast, known key", cycle(&|l| verify_known_key(f, cache, l))),
+        ("fast, batch of 64", {
+            let mut chunk = 0usize;
+            best_rate(BATCH, || {
+                chunk = (chunk + 1) % (MESSAGES / BATCH);
+                black_box(verify_batched(f, cache, &f.logins[chunk * BATCH..(chunk + 1) * BATCH]));
+            })
+        }),
+    ];
+    println!("\nU2F authentication verify (parse + SHA-256 + ECDSA P-256), one thread:");
+    for (name, r) in rows {
+        println!("  {name:<20} {r:>10.0} verifies/s   {:>5.2}x OpenSSL", r / openssl);
+    }
+
+    let threaded = |threads: usize| {
+        let time = Duration::from_secs(2);
+        let total: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        let mut i = t * 7;
+                        let start = Instant::now();
+                        let mut n = 0usize;
+                        while start.elapsed() < time {
+                            i = (i + 1) % MESSAGES;
+                            black_box(verify_known_key(f, cache, &f.logins[i]));
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+        });
+        total as f64 / time.as_secs_f64()
+    };
+    let one = threaded(1);
+    let two = threaded(2);
+    println!("  known key, 1 thread  {one:>10.0} verifies/s");
+    println!("  known key, 2 threads {two:>10.0} verifies/s   {:>5.2}x one thread", two / one);
+}
