@@ -7,9 +7,8 @@
 
 use p256::Scalar;
 use p256::ecdsa::Signature;
-use p256::elliptic_curve::ops::Invert;
 
-use super::{Verifier, finish, scalars};
+use super::{Verifier, finish, inverse, scalars};
 
 /// One verification request of a batch.
 #[derive(Clone, Copy, Debug)]
@@ -46,8 +45,8 @@ fn invert_all(values: impl Iterator<Item = Scalar>) -> Vec<Scalar> {
         prefix.push(acc);
         acc *= v;
     }
-    let Some(mut inv) = Option::<Scalar>::from(acc.invert_vartime()) else {
-        return values.iter().map(|v| Option::from(v.invert_vartime()).unwrap_or(Scalar::ZERO)).collect();
+    let Some(mut inv) = inverse::invert(&acc) else {
+        return values.iter().map(|v| inverse::invert(v).unwrap_or(Scalar::ZERO)).collect();
     };
     let mut out = vec![Scalar::ZERO; values.len()];
     for i in (0..values.len()).rev() {

@@ -29,13 +29,13 @@ fn bits(limbs: &[u64; 6], pos: usize, width: usize) -> u64 {
     v & ((1u64 << width) - 1)
 }
 
-/// Signed base-2^`width` digits (`width` ≤ 7, so digits fit an `i8`) `d_i ∈ (-2^(width-1), 2^(width-1)]` with
+/// Signed base-2^`width` digits (`width` ≤ 15) `d_i ∈ (-2^(width-1), 2^(width-1)]` with
 /// `k = Σ d_i · 2^(width·i)`, written into `digits` (one per window).
 ///
 /// Returns `false` if the recoding needs more windows than `digits` has (a
 /// carry out of the top window); callers size `digits` so that this cannot
 /// happen for the scalars they pass.
-pub(crate) fn signed_windows(k: &Scalar, width: usize, digits: &mut [i8]) -> bool {
+pub(crate) fn signed_windows(k: &Scalar, width: usize, digits: &mut [i16]) -> bool {
     let l = limbs(k);
     let half = 1i64 << (width - 1);
     let mut carry = 0i64;
@@ -44,10 +44,10 @@ pub(crate) fn signed_windows(k: &Scalar, width: usize, digits: &mut [i8]) -> boo
         let raw = if pos < 256 { bits(&l, pos, width) as i64 } else { 0 };
         let v = raw + carry;
         if v > half {
-            *d = (v - 2 * half) as i8;
+            *d = (v - 2 * half) as i16;
             carry = 1;
         } else {
-            *d = v as i8;
+            *d = v as i16;
             carry = 0;
         }
     }
@@ -89,10 +89,11 @@ mod tests {
     use proptest::prelude::*;
 
     /// Evaluates `Σ d_i · 2^(step·i)` in the scalar field.
-    fn eval(digits: &[i8], step: usize) -> Scalar {
+    fn eval<D: Copy + Into<i64>>(digits: &[D], step: usize) -> Scalar {
         let base = Scalar::from(1u64 << step);
         digits.iter().rev().fold(Scalar::ZERO, |acc, &d| {
-            let d_abs = Scalar::from(u64::from(d.unsigned_abs()));
+            let d: i64 = d.into();
+            let d_abs = Scalar::from(d.unsigned_abs());
             acc * base + if d < 0 { -d_abs } else { d_abs }
         })
     }
@@ -104,12 +105,12 @@ mod tests {
 
     proptest! {
         #[test]
-        fn signed_windows_round_trip(bytes in any::<[u8; 32]>(), width in 2usize..=7) {
+        fn signed_windows_round_trip(bytes in any::<[u8; 32]>(), width in 2usize..=10) {
             let k = scalar_from(bytes);
-            let mut digits = vec![0i8; 257usize.div_ceil(width)];
+            let mut digits = vec![0i16; 257usize.div_ceil(width)];
             prop_assert!(signed_windows(&k, width, &mut digits));
             let half = 1i16 << (width - 1);
-            prop_assert!(digits.iter().all(|&d| -half < i16::from(d) && i16::from(d) <= half));
+            prop_assert!(digits.iter().all(|&d| -half < d && d <= half));
             prop_assert_eq!(eval(&digits, width), k);
         }
 
@@ -132,9 +133,9 @@ mod tests {
     fn top_bit_scalar_needs_the_extra_window() {
         // n - 1 has its top nibble set: 64 signed 4-bit windows overflow, 65 do not.
         let k = -Scalar::ONE;
-        assert!(!signed_windows(&k, 4, &mut [0i8; 64]));
-        assert!(signed_windows(&k, 4, &mut [0i8; 65]));
+        assert!(!signed_windows(&k, 4, &mut [0i16; 64]));
+        assert!(signed_windows(&k, 4, &mut [0i16; 65]));
         // Its negation, 1, fits in 64: the per-key table flips such scalars.
-        assert!(signed_windows(&-k, 4, &mut [0i8; 64]));
+        assert!(signed_windows(&-k, 4, &mut [0i16; 64]));
     }
 }

@@ -14,9 +14,9 @@ use p256::{AffinePoint, Scalar};
 use super::point::{Affine, Jacobian, batch_to_affine};
 use super::recode::signed_windows;
 
-/// Window width of the shared generator table: 37 windows × 64 points
-/// (151 KiB, built once per process), so `u1·G` costs at most 37 additions.
-pub(crate) const G_WIDTH: usize = 7;
+/// Window width of the shared generator table: 33 windows × 128 points
+/// (264 KiB, built once per process), so `u1·G` costs at most 33 additions.
+pub(crate) const G_WIDTH: usize = 8;
 const G_WINDOWS: usize = 257usize.div_ceil(G_WIDTH);
 
 /// Window width of a per-key table: 64 windows × 8 points × 64 bytes = 32 KiB.
@@ -60,14 +60,14 @@ impl WindowTable {
     }
 
     /// `d · 2^(width·window) · P` for a digit `d ≠ 0` within the table's range.
-    fn entry(&self, window: usize, digit: i8) -> Affine {
+    fn entry(&self, window: usize, digit: i16) -> Affine {
         let per_window = 1usize << (self.width - 1);
         let p = self.points[window * per_window + usize::from(digit.unsigned_abs()) - 1];
         if digit < 0 { p.neg() } else { p }
     }
 
     /// `acc + Σ d_i · 2^(width·i) · P`, negated digits when `negate` is set.
-    pub(crate) fn add_digits(&self, digits: &[i8], negate: bool, mut acc: Jacobian) -> Jacobian {
+    pub(crate) fn add_digits(&self, digits: &[i16], negate: bool, mut acc: Jacobian) -> Jacobian {
         for (i, &d) in digits.iter().enumerate().take(self.windows) {
             if d != 0 {
                 let d = if negate { -d } else { d };
@@ -91,7 +91,7 @@ pub(crate) fn generator_table() -> &'static WindowTable {
 
 /// `acc + u1 · G` through the shared table.
 pub(crate) fn add_generator_multiple(u1: &Scalar, acc: Jacobian) -> Jacobian {
-    let mut digits = [0i8; G_WINDOWS];
+    let mut digits = [0i16; G_WINDOWS];
     // G_WINDOWS · G_WIDTH ≥ 257 bits: the recoding of any scalar fits.
     let fits = signed_windows(u1, G_WIDTH, &mut digits);
     debug_assert!(fits);
@@ -149,7 +149,7 @@ mod tests {
             prop_assume!(p != Scalar::ZERO);
             let point = ProjectivePoint::GENERATOR * p;
             let table = WindowTable::build(&affine(point).unwrap(), width, 257usize.div_ceil(width)).unwrap();
-            let mut digits = vec![0i8; 257usize.div_ceil(width)];
+            let mut digits = vec![0i16; 257usize.div_ceil(width)];
             prop_assert!(signed_windows(&k, width, &mut digits));
             prop_assert_eq!(finish(table.add_digits(&digits, false, Jacobian::IDENTITY)), affine(point * k));
             prop_assert_eq!(finish(table.add_digits(&digits, true, Jacobian::IDENTITY)), affine(-(point * k)));
