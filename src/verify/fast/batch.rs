@@ -28,7 +28,7 @@ pub fn verify_batch(items: &[BatchItem<'_>]) -> Vec<bool> {
         .iter()
         .zip(inverses)
         .map(|(item, s_inv)| match scalars(item.digest, item.signature, Some(s_inv)) {
-            Some((u1, u2)) => finish(&item.key.mul_q(&u2), &u1, item.signature),
+            Some((u1, u2)) => item.key.mul_q(&u2).is_some_and(|u2q| finish(&u2q, &u1, item.signature)),
             None => false,
         })
         .collect()

@@ -70,17 +70,15 @@ const NAF_WIDTH: usize = 5;
 #[derive(Clone, Debug)]
 pub struct FastKey {
     public: PublicKey,
-    point: Affine,
+    /// Always `Some` for a `PublicKey` (never the identity); kept optional so
+    /// that an impossible conversion failure rejects instead of panicking.
+    point: Option<Affine>,
 }
 
 impl FastKey {
     /// Wraps an already validated `p256` key.
     pub fn new(public: PublicKey) -> Self {
-        // A PublicKey is never the identity, so the conversion cannot fail;
-        // (0, 0) is not on the curve, so the fallback only makes verifies fail.
-        let point = Affine::from_p256(public.as_affine())
-            .unwrap_or(Affine { x: FieldElement::ZERO, y: FieldElement::ZERO });
-        Self { public, point }
+        Self { public, point: Affine::from_p256(public.as_affine()) }
     }
 
     /// Parses and validates a SEC1 encoding (compressed or uncompressed).
@@ -100,7 +98,7 @@ impl FastKey {
         let Some((u1, u2)) = scalars(digest, signature, None) else {
             return false;
         };
-        finish(&self.mul_q(&u2), &u1, signature)
+        self.mul_q(&u2).is_some_and(|u2q| finish(&u2q, &u1, signature))
     }
 
     /// Builds the per-key table (about four verifications' worth of work).
@@ -109,8 +107,8 @@ impl FastKey {
     }
 
     /// `u2 · Q` by width-5 NAF over the odd multiples `Q, 3Q, …, 15Q`.
-    fn mul_q(&self, u2: &Scalar) -> Jacobian {
-        let q = Jacobian::from_affine(&self.point);
+    fn mul_q(&self, u2: &Scalar) -> Option<Jacobian> {
+        let q = Jacobian::from_affine(self.point.as_ref()?);
         let q2 = q.double();
         let mut odd = [q; 1 << (NAF_WIDTH - 2)];
         for i in 1..odd.len() {
@@ -118,7 +116,7 @@ impl FastKey {
         }
         let naf = wnaf(u2, NAF_WIDTH);
         let Some(top) = naf.iter().rposition(|&d| d != 0) else {
-            return Jacobian::IDENTITY;
+            return Some(Jacobian::IDENTITY);
         };
         let mut acc = Jacobian::IDENTITY;
         for &d in naf[..=top].iter().rev() {
@@ -129,7 +127,7 @@ impl FastKey {
                 acc = acc.add(&p);
             }
         }
-        acc
+        Some(acc)
     }
 }
 
@@ -144,7 +142,7 @@ pub struct PreparedKey {
 impl PreparedKey {
     /// Builds the table for `key`.
     pub fn new(key: FastKey) -> Self {
-        let table = WindowTable::build(&key.point, KEY_WIDTH, KEY_WINDOWS);
+        let table = key.point.as_ref().and_then(|p| WindowTable::build(p, KEY_WIDTH, KEY_WINDOWS));
         Self { key, table }
     }
 
@@ -163,12 +161,12 @@ impl PreparedKey {
         let Some((u1, u2)) = scalars(digest, signature, None) else {
             return false;
         };
-        finish(&self.mul_q(&u2), &u1, signature)
+        self.mul_q(&u2).is_some_and(|u2q| finish(&u2q, &u1, signature))
     }
 
     /// `u2 · Q` from the table. 64 windows hold scalars below 2^255 only,
     /// so a larger `u2` is replaced by `n - u2` with the digits negated.
-    fn mul_q(&self, u2: &Scalar) -> Jacobian {
+    fn mul_q(&self, u2: &Scalar) -> Option<Jacobian> {
         let Some(table) = &self.table else {
             return self.key.mul_q(u2);
         };
@@ -178,7 +176,7 @@ impl PreparedKey {
         if !signed_windows(&k, KEY_WIDTH, &mut digits) {
             return self.key.mul_q(u2);
         }
-        table.add_digits(&digits, negate, Jacobian::IDENTITY)
+        Some(table.add_digits(&digits, negate, Jacobian::IDENTITY))
     }
 }
 
@@ -206,7 +204,8 @@ impl Verifier {
         matches!(self, Self::Known(_))
     }
 
-    fn mul_q(&self, u2: &Scalar) -> Jacobian {
+    /// `u2 · Q`, `None` only for a key that failed to convert (never happens).
+    fn mul_q(&self, u2: &Scalar) -> Option<Jacobian> {
         match self {
             Self::New(k) => k.mul_q(u2),
             Self::Known(k) => k.mul_q(u2),
