@@ -26,6 +26,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod affine_sum;
 mod batch;
 mod cache;
 mod inverse;
@@ -167,16 +168,20 @@ impl PreparedKey {
     /// `u2 · Q` from the table. 64 windows hold scalars below 2^255 only,
     /// so a larger `u2` is replaced by `n - u2` with the digits negated.
     fn mul_q(&self, u2: &Scalar) -> Option<Jacobian> {
-        let Some(table) = &self.table else {
-            return self.key.mul_q(u2);
-        };
+        match self.digits(u2) {
+            Some((table, digits, negate)) => Some(table.add_digits(&digits, negate, Jacobian::IDENTITY)),
+            None => self.key.mul_q(u2),
+        }
+    }
+
+    /// The table and `u2`'s recoding for it (digits, whether to negate them);
+    /// `None` if there is no table.
+    fn digits(&self, u2: &Scalar) -> Option<(&WindowTable, [i16; KEY_WINDOWS], bool)> {
+        let table = self.table.as_ref()?;
         let negate = u2.to_bytes()[0] & 0x80 != 0;
         let k = if negate { -*u2 } else { *u2 };
         let mut digits = [0i16; KEY_WINDOWS];
-        if !signed_windows(&k, KEY_WIDTH, &mut digits) {
-            return self.key.mul_q(u2);
-        }
-        Some(table.add_digits(&digits, negate, Jacobian::IDENTITY))
+        signed_windows(&k, KEY_WIDTH, &mut digits).then_some((table, digits, negate))
     }
 }
 

@@ -66,15 +66,22 @@ impl WindowTable {
         if digit < 0 { p.neg() } else { p }
     }
 
+    /// The points `d_i · 2^(width·i) · P` for the non-zero digits (negated
+    /// when `negate` is set), in window order.
+    pub(crate) fn entries<'a>(
+        &'a self,
+        digits: &'a [i16],
+        negate: bool,
+    ) -> impl Iterator<Item = Affine> + 'a {
+        digits.iter().enumerate().take(self.windows).filter(|(_, d)| **d != 0).map(move |(i, &d)| {
+            let d = if negate { -d } else { d };
+            self.entry(i, d)
+        })
+    }
+
     /// `acc + Σ d_i · 2^(width·i) · P`, negated digits when `negate` is set.
-    pub(crate) fn add_digits(&self, digits: &[i16], negate: bool, mut acc: Jacobian) -> Jacobian {
-        for (i, &d) in digits.iter().enumerate().take(self.windows) {
-            if d != 0 {
-                let d = if negate { -d } else { d };
-                acc = acc.add_affine(&self.entry(i, d));
-            }
-        }
-        acc
+    pub(crate) fn add_digits(&self, digits: &[i16], negate: bool, acc: Jacobian) -> Jacobian {
+        self.entries(digits, negate).fold(acc, |acc, p| acc.add_affine(&p))
     }
 }
 
@@ -89,13 +96,18 @@ pub(crate) fn generator_table() -> &'static WindowTable {
     })
 }
 
-/// `acc + u1 · G` through the shared table.
-pub(crate) fn add_generator_multiple(u1: &Scalar, acc: Jacobian) -> Jacobian {
+/// `u1` recoded for the shared generator table.
+pub(crate) fn generator_digits(u1: &Scalar) -> [i16; G_WINDOWS] {
     let mut digits = [0i16; G_WINDOWS];
     // G_WINDOWS · G_WIDTH ≥ 257 bits: the recoding of any scalar fits.
     let fits = signed_windows(u1, G_WIDTH, &mut digits);
     debug_assert!(fits);
-    generator_table().add_digits(&digits, false, acc)
+    digits
+}
+
+/// `acc + u1 · G` through the shared table.
+pub(crate) fn add_generator_multiple(u1: &Scalar, acc: Jacobian) -> Jacobian {
+    generator_table().add_digits(&generator_digits(u1), false, acc)
 }
 
 #[cfg(test)]
