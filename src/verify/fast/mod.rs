@@ -14,13 +14,15 @@
 //! - [`KeyCache`] decides which of the two a key gets: a table is built from
 //!   the key's second use on, and an LRU bound caps the memory;
 //! - [`verify_batch`] shares one scalar inversion across many signatures
-//!   (Montgomery's trick).
+//!   (Montgomery's trick) and sums the table points of all of them in affine
+//!   form with one field inversion per pairing level.
 //!
 //! The result is checked against `r` without converting it to affine form:
 //! `x(R) ≡ r (mod n)` holds iff `X = r·Z²` or, when `r + n < p`, `X = (r + n)·Z²`.
 //!
 //! Parsing, point validation and all field and scalar arithmetic come from
-//! the `p256` crate; only the point formulas and the table logic live here.
+//! the `p256` crate (the inversion modulo n from `crypto-bigint`, through
+//! p256's re-export); only the point formulas and the table logic live here.
 //! Verification handles public data only (keys, digests, signatures), so the
 //! code is variable-time on purpose. It must not be reused for signing.
 
