@@ -8,21 +8,36 @@
 //! method is where a verifier with per-key precomputed tables plugs in, so
 //! parsing once is what makes such a cache pay off.
 
-use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use std::sync::Arc;
+
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
 
 use super::error::{Signed, VerifyError};
+use super::fast::{FastKey, KeyCache, Verifier};
 
 /// Length of an uncompressed SEC1 P-256 point: `04 || X || Y`.
 pub const SEC1_UNCOMPRESSED_LEN: usize = 65;
 
 /// A P-256 credential public key, validated and ready to verify signatures.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Verification runs on the fast engine of [`super::fast`]: a key made here
+/// uses the shared generator table and a small window for the key; a key
+/// obtained through a [`KeyCache`] ([`CredentialKey::cached`]) gets its own
+/// precomputed table from its second use on.
+#[derive(Clone, Debug)]
 pub struct CredentialKey {
-    key: VerifyingKey,
+    verifier: Verifier,
     sec1: [u8; SEC1_UNCOMPRESSED_LEN],
 }
+
+impl PartialEq for CredentialKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.sec1 == other.sec1
+    }
+}
+
+impl Eq for CredentialKey {}
 
 impl CredentialKey {
     /// Parses the U2F wire form: exactly 65 bytes, `0x04`, then X and Y,
@@ -34,9 +49,24 @@ impl CredentialKey {
         if sec1[0] != 0x04 {
             return Err(VerifyError::InvalidPublicKey { reason: "not an uncompressed point (0x04)" });
         }
-        let key = VerifyingKey::from_sec1_bytes(&sec1)
+        let key = FastKey::from_sec1(&sec1)
             .map_err(|_| VerifyError::InvalidPublicKey { reason: "not a point on P-256" })?;
-        Ok(CredentialKey { key, sec1 })
+        Ok(CredentialKey { verifier: Verifier::New(Arc::new(key)), sec1 })
+    }
+
+    /// Like [`CredentialKey::from_sec1_uncompressed`], through the service's
+    /// key cache: the key's precomputed table is built on its second use and
+    /// reused by every later login while the key stays in the cache.
+    pub fn cached(cache: &KeyCache, bytes: &[u8]) -> Result<Self, VerifyError> {
+        let sec1: [u8; SEC1_UNCOMPRESSED_LEN] =
+            bytes.try_into().map_err(|_| VerifyError::InvalidPublicKey { reason: "not 65 bytes long" })?;
+        if sec1[0] != 0x04 {
+            return Err(VerifyError::InvalidPublicKey { reason: "not an uncompressed point (0x04)" });
+        }
+        let verifier = cache
+            .verifier(&sec1)
+            .map_err(|_| VerifyError::InvalidPublicKey { reason: "not a point on P-256" })?;
+        Ok(CredentialKey { verifier, sec1 })
     }
 
     /// Builds the key from its affine coordinates, the form a COSE EC2 key
@@ -69,7 +99,12 @@ impl CredentialKey {
     ///
     /// This is the only place the core verifies a credential signature.
     pub fn verify_digest(&self, sha256_digest: &[u8; 32], sig: &Signature) -> bool {
-        self.key.verify_prehash(sha256_digest, sig).is_ok()
+        self.verifier.verify_prehash(sha256_digest, sig)
+    }
+
+    /// Whether this key verifies with its own precomputed table (a cache hit).
+    pub fn is_prepared(&self) -> bool {
+        self.verifier.is_prepared()
     }
 }
 
@@ -138,5 +173,24 @@ mod tests {
         assert!(key.verify_digest(&digest, &round));
         let other: [u8; 32] = Sha256::digest(b"other").into();
         assert!(!key.verify_digest(&other, &low));
+    }
+
+    #[test]
+    fn cached_keys_get_their_table_on_second_use() {
+        let sk = test_key();
+        let sec1 = sk.verifying_key().to_encoded_point(false);
+        let cache = KeyCache::default();
+        let digest: [u8; 32] = Sha256::digest(b"message").into();
+        let sig: Signature = sk.sign_prehash(&digest).unwrap();
+        let first = CredentialKey::cached(&cache, sec1.as_bytes()).unwrap();
+        assert!(!first.is_prepared());
+        assert!(first.verify_digest(&digest, &sig));
+        let second = CredentialKey::cached(&cache, sec1.as_bytes()).unwrap();
+        assert!(second.is_prepared());
+        assert!(second.verify_digest(&digest, &sig));
+        assert_eq!(first, second);
+        assert!(CredentialKey::cached(&cache, &sec1.as_bytes()[..64]).is_err());
+        let compressed = sk.verifying_key().to_encoded_point(true);
+        assert!(CredentialKey::cached(&cache, compressed.as_bytes()).is_err());
     }
 }
