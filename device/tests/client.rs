@@ -7,8 +7,8 @@
 
 use std::collections::VecDeque;
 use std::net::UdpSocket;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keygate_device::client::{ClientError, CtapHidClient, U2fClient, Wait};
@@ -170,6 +170,23 @@ struct Scripted {
     replies: VecDeque<Vec<Vec<u8>>>,
     pending: VecDeque<Vec<u8>>,
     last_nonce: [u8; 8],
+    /// The command of every request the host sent, in order.
+    sent: Arc<Mutex<Vec<u8>>>,
+    /// Announce WINK only in the INIT reply, not CBOR (a U2F-only key).
+    u2f_only: bool,
+}
+
+impl Scripted {
+    fn new(channel: ChannelId, replies: VecDeque<Vec<Vec<u8>>>) -> Self {
+        Scripted {
+            channel,
+            replies,
+            pending: VecDeque::new(),
+            last_nonce: [0; 8],
+            sent: Arc::default(),
+            u2f_only: false,
+        }
+    }
 }
 
 impl Connection for Scripted {
@@ -177,11 +194,17 @@ impl Connection for Scripted {
         if let Ok(Packet::Init { command: command::INIT, data, .. }) = Packet::parse(report) {
             self.last_nonce.copy_from_slice(&data[..8]);
         }
-        if let Ok(Packet::Init { .. }) = Packet::parse(report) {
+        if let Ok(Packet::Init { command, .. }) = Packet::parse(report) {
+            self.sent.lock().unwrap().push(command);
+            if command == command::CANCEL {
+                return Ok(()); // never answered
+            }
             let script = self.replies.pop_front().expect("no reply scripted for this request");
             for mut report in script {
                 if report == b"NONCE" {
-                    report = init_reply(ChannelId::BROADCAST, self.last_nonce, self.channel);
+                    let capabilities = if self.u2f_only { 0x01 } else { 0x05 };
+                    report =
+                        init_reply_with(ChannelId::BROADCAST, self.last_nonce, self.channel, capabilities);
                 }
                 self.pending.push_back(report);
             }
@@ -199,9 +222,13 @@ fn frame(channel: ChannelId, cmd: u8, payload: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn init_reply(on: ChannelId, nonce: [u8; 8], assigned: ChannelId) -> Vec<u8> {
+    init_reply_with(on, nonce, assigned, 0x05)
+}
+
+fn init_reply_with(on: ChannelId, nonce: [u8; 8], assigned: ChannelId, capabilities: u8) -> Vec<u8> {
     let mut payload = nonce.to_vec();
     payload.extend_from_slice(&assigned.to_bytes());
-    payload.extend_from_slice(&[2, 5, 4, 3, 0x05]);
+    payload.extend_from_slice(&[2, 5, 4, 3, capabilities]);
     frame(on, command::INIT, &payload).remove(0)
 }
 
@@ -227,7 +254,7 @@ fn a_scripted_device_that_misbehaves_the_ways_real_ones_do() {
     replies.push_back(vec![frame(cid, command::PING, b"x")[0][..20].to_vec()]);
     // PING: a device-reported error.
     replies.push_back(frame(cid, command::ERROR, &[error_code::INVALID_LEN]));
-    let device = Scripted { channel: cid, replies, pending: VecDeque::new(), last_nonce: [0; 8] };
+    let device = Scripted::new(cid, replies);
 
     let hid = CtapHidClient::open(device, &mut OsRng).unwrap();
     assert_eq!((hid.info().channel, hid.info().version, hid.info().capabilities), (cid, (5, 4, 3), 0x05));
@@ -248,7 +275,37 @@ fn a_device_that_only_takes_short_apdus_gets_them_after_6700() {
     replies.push_back(vec![b"NONCE".to_vec()]);
     replies.push_back(frame(cid, command::MSG, &[0x67, 0x00]));
     replies.push_back(frame(cid, command::MSG, b"U2F_V2\x90\x00"));
-    let device = Scripted { channel: cid, replies, pending: VecDeque::new(), last_nonce: [0; 8] };
+    let device = Scripted::new(cid, replies);
     let mut u2f = U2fClient::new(CtapHidClient::open(device, &mut OsRng).unwrap());
     assert_eq!(u2f.version().unwrap(), "U2F_V2");
+}
+
+#[test]
+fn giving_up_on_a_ctap2_capable_key_sends_ctaphid_cancel() {
+    let cid = ChannelId(11);
+    let mut replies = VecDeque::new();
+    replies.push_back(vec![b"NONCE".to_vec()]); // capabilities 0x05: WINK | CBOR
+    replies.push_back(frame(cid, command::MSG, &[0x69, 0x85]));
+    let device = Scripted::new(cid, replies);
+    let sent = Arc::clone(&device.sent);
+    let mut u2f = U2fClient::new(CtapHidClient::open(device, &mut OsRng).unwrap());
+    let wait = Wait { deadline: Some(Instant::now()), cancel: None };
+    assert!(matches!(u2f.register(&[1; 32], &[2; 32], wait), Err(ClientError::Timeout)));
+    assert_eq!(*sent.lock().unwrap(), [command::INIT, command::MSG, command::CANCEL]);
+}
+
+#[test]
+fn giving_up_on_a_u2f_only_key_sends_nothing_more() {
+    let cid = ChannelId(12);
+    let mut replies = VecDeque::new();
+    replies.push_back(vec![b"NONCE".to_vec()]);
+    replies.push_back(frame(cid, command::MSG, &[0x69, 0x85]));
+    let mut device = Scripted::new(cid, replies);
+    device.u2f_only = true;
+    let sent = Arc::clone(&device.sent);
+    let mut u2f = U2fClient::new(CtapHidClient::open(device, &mut OsRng).unwrap());
+    assert_eq!(u2f.hid().info().capabilities & 0x04, 0);
+    let wait = Wait { deadline: Some(Instant::now()), cancel: None };
+    assert!(matches!(u2f.register(&[1; 32], &[2; 32], wait), Err(ClientError::Timeout)));
+    assert_eq!(*sent.lock().unwrap(), [command::INIT, command::MSG]);
 }

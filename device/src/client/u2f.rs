@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{ClientError, CtapHidClient};
-use crate::ctaphid::command;
+use crate::ctaphid::{capability, command};
 use crate::transport::Connection;
 use crate::u2f::{CommandApdu, Encoding, StatusWord, auth_control, ins};
 
@@ -135,6 +135,16 @@ impl<C: Connection> U2fClient<C> {
         }
     }
 
+    /// Stops waiting for a touch. A U2F request leaves nothing pending on the
+    /// key, but a CTAP2-capable key may still be blinking for it: it gets
+    /// CTAPHID CANCEL (no reply awaited, stray frames drained). A failure to
+    /// send it changes nothing for the caller, who is giving up anyway.
+    fn abandon(&mut self) {
+        if self.hid.info().capabilities & capability::CBOR != 0 {
+            let _ = self.hid.cancel();
+        }
+    }
+
     /// Polls `ins` until the user touches the key, the deadline passes or the caller cancels.
     fn with_presence(
         &mut self,
@@ -152,10 +162,12 @@ impl<C: Connection> U2fClient<C> {
             }
             let next = Instant::now() + POLL_INTERVAL;
             if wait.deadline.is_some_and(|d| next > d) {
+                self.abandon();
                 return Err(ClientError::Timeout);
             }
             while Instant::now() < next {
                 if wait.cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+                    self.abandon();
                     return Err(ClientError::Cancelled);
                 }
                 std::thread::sleep(Duration::from_millis(20));
