@@ -370,10 +370,13 @@ async fn sessions_and_call_ids(store: Store) {
     );
     assert!(store.session_by_token(&token, NOW + 86400).await.unwrap().is_none(), "expired");
 
-    assert!(store.advance_call_id(session.id, 1732384512.1453).await.unwrap());
-    assert!(!store.advance_call_id(session.id, 1732384512.1453).await.unwrap(), "replay");
-    assert!(!store.advance_call_id(session.id, 10.0).await.unwrap());
-    assert!(store.advance_call_id(session.id, 1732384513.0).await.unwrap());
+    let call_id = |text: &str| keygate::legacy::CallId::parse(text).unwrap();
+    assert!(store.advance_call_id(session.id, &call_id("1732384512.1453")).await.unwrap());
+    assert!(!store.advance_call_id(session.id, &call_id("1732384512.1453")).await.unwrap(), "replay");
+    assert!(!store.advance_call_id(session.id, &call_id("10")).await.unwrap());
+    // A float would round these two to the same value.
+    assert!(store.advance_call_id(session.id, &call_id("1732384512.14530000000000001")).await.unwrap());
+    assert!(store.advance_call_id(session.id, &call_id("1732384513")).await.unwrap());
 
     store.set_session_secret(session.id, b"new").await.unwrap();
     assert_eq!(store.sessions_for_user(alice.id, NOW).await.unwrap().len(), 1);

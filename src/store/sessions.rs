@@ -3,6 +3,7 @@
 //! a legacy session secret is kept sealed because `sig` checks need it back.
 
 use super::{Store, StoreError};
+use crate::legacy::CallId;
 use crate::secrets::TokenHash;
 
 /// A stored session.
@@ -20,8 +21,8 @@ pub struct Session {
     pub app_id: Option<i64>,
     /// AES-GCM sealed session secret (legacy sessions).
     pub secret_sealed: Option<Vec<u8>>,
-    /// Highest legacy `call_id` seen.
-    pub last_call_id: Option<f64>,
+    /// Highest legacy `call_id` seen, as canonical decimal text.
+    pub last_call_id: Option<String>,
     /// User agent at sign-in, for the sessions list.
     pub user_agent: Option<String>,
     /// Unix seconds of sign-in (how fresh the login is).
@@ -140,16 +141,42 @@ impl Store {
         if done.rows_affected() == 0 { Err(StoreError::NotFound("session")) } else { Ok(()) }
     }
 
-    /// Records a legacy `call_id` only if it is greater than the last one, in
-    /// one conditional UPDATE; false means a replay (error 103).
-    pub async fn advance_call_id(&self, id: i64, call_id: f64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET last_call_id = $1 WHERE id = $2 AND (last_call_id IS NULL OR last_call_id < $1)",
-        )
-        .bind(call_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+    /// Records a legacy `call_id` only if it is greater than the last one;
+    /// false means a replay (error 103). The comparison is exact (decimal
+    /// text compared in Rust, never floats) and the write is a
+    /// compare-and-set on the value read, so of concurrent calls with the
+    /// same id exactly one advances.
+    pub async fn advance_call_id(&self, id: i64, call_id: &CallId) -> Result<bool, StoreError> {
+        let new = call_id.to_string();
+        loop {
+            let last: Option<Option<String>> =
+                sqlx::query_scalar("SELECT last_call_id FROM sessions WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            let Some(last) = last else { return Err(StoreError::NotFound("session")) };
+            if let Some(text) = &last {
+                let previous = CallId::parse(text).ok_or_else(|| StoreError::Corrupt {
+                    what: "sessions.last_call_id",
+                    detail: "not a decimal number".to_owned(),
+                })?;
+                if *call_id <= previous {
+                    return Ok(false);
+                }
+            }
+            let done = sqlx::query(
+                "UPDATE sessions SET last_call_id = $1 WHERE id = $2 \
+                 AND (last_call_id = $3 OR (last_call_id IS NULL AND $3 IS NULL))",
+            )
+            .bind(&new)
+            .bind(id)
+            .bind(last.as_deref())
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() > 0 {
+                return Ok(true);
+            }
+            // Another call moved it in between: compare against the new value.
+        }
     }
 }

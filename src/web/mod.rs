@@ -5,6 +5,7 @@
 mod client;
 mod error;
 mod health;
+mod legacy;
 mod metrics;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(metrics::router())
+        .merge(legacy::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track))

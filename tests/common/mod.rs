@@ -128,3 +128,4 @@ pub fn pytest(file: &str, env: &[(&str, String)]) {
 }
 
 pub mod db;
+pub mod legacy;
