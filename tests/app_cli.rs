@@ -1,0 +1,123 @@
+//! `keygate app …` end to end: the real binary registers, lists, rotates and
+//! removes apps on a real SQLite file, and the legacy API (in process, with
+//! the same server key file) accepts exactly the secrets it printed.
+
+mod common;
+
+use std::process::Output;
+
+use common::legacy::{call, json_error_code, user};
+use keygate::secrets::{ServerKey, TokenHash, default_key_file};
+use keygate::store::{AuditFilter, NewSession, Store};
+use keygate::web::AppState;
+
+fn kg(url: &str, args: &[&str]) -> Output {
+    common::keygate()
+        .args(args)
+        .arg("--database")
+        .arg(url)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run keygate")
+}
+
+fn ok(url: &str, args: &[&str]) -> String {
+    let out = kg(url, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+fn labelled<'a>(output: &'a str, label: &str) -> &'a str {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {label} in {output}"))
+}
+
+async fn create_token(state: &AppState, api_key: &str, secret: &str) -> serde_json::Value {
+    let params = [("method", "auth.createToken"), ("api_key", api_key), ("v", "1.0"), ("format", "JSON")];
+    call(state, &params, secret).await.json()
+}
+
+#[tokio::test]
+async fn register_rotate_and_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::db::sqlite_url(&dir.path().join("keygate.db"));
+    let url = url.as_str();
+
+    let added = ok(
+        url,
+        &[
+            "app",
+            "add",
+            "Demo App",
+            "--desktop",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--allow-ip",
+            "127.0.0.0/8",
+            "--rate-limit",
+            "600/min",
+        ],
+    );
+    let api_key = labelled(&added, "api_key:").to_owned();
+    let secret = labelled(&added, "secret:").to_owned();
+    assert_eq!((api_key.len(), secret.len()), (32, 32), "{added}");
+
+    for bad in [
+        vec!["app", "add", "Bad", "--redirect-uri", "javascript:alert(1)"],
+        vec!["app", "add", "Bad", "--allow-ip", "not-a-network"],
+        vec!["app", "add", "Bad", "--rate-limit", "0/min"],
+        vec!["app", "add", "Demo App"],
+        vec!["app", "remove", "nobody"],
+    ] {
+        let out = kg(url, &bad);
+        assert_eq!(out.status.code(), Some(1), "{bad:?} should fail");
+    }
+
+    let listed = ok(url, &["app", "list"]);
+    assert!(
+        listed.contains("Demo App") && listed.contains(&api_key) && listed.contains("600/min"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret), "list must not show secrets: {listed}");
+
+    let store = Store::open(url).await.unwrap();
+    let app = store.app_by_api_key(&api_key).await.unwrap().unwrap();
+    assert!(!app.secret_sealed.windows(secret.len()).any(|w| w == secret.as_bytes()), "secret stored sealed");
+    assert_eq!(app.desktop, 1);
+    let server_key = ServerKey::load(None, &default_key_file(url)).unwrap();
+    let state = AppState::new(keygate::config::Config::default(), store.clone(), server_key);
+    assert!(create_token(&state, &api_key, &secret).await.is_string());
+
+    let rotated = ok(url, &["app", "rotate-secret", &api_key]);
+    let new_secret = labelled(&rotated, "secret:").to_owned();
+    assert_ne!(new_secret, secret);
+    assert_eq!(json_error_code(&create_token(&state, &api_key, &secret).await), 104);
+    assert!(create_token(&state, &api_key, &new_secret).await.is_string());
+
+    // Removal ends the app's sessions and its calls.
+    let alice = user(&store, "alice").await;
+    let hash = TokenHash::of("some session key");
+    let session = NewSession {
+        token_hash: &hash,
+        user_id: alice.id,
+        kind: "legacy",
+        app_id: Some(app.id),
+        secret_sealed: None,
+        user_agent: None,
+        expires_at: keygate::clock::unix_now() + 60,
+    };
+    store.create_session(&session, keygate::clock::unix_now()).await.unwrap();
+    assert!(ok(url, &["app", "remove", "Demo App"]).contains("removed app Demo App"));
+    assert_eq!(json_error_code(&create_token(&state, &api_key, &new_secret).await), 101);
+    assert!(store.sessions_for_user(alice.id, keygate::clock::unix_now()).await.unwrap().is_empty());
+    assert!(ok(url, &["app", "list"]).contains("no applications yet"));
+
+    let events: Vec<String> =
+        store.audit_entries(&AuditFilter::default()).await.unwrap().into_iter().map(|e| e.event).collect();
+    for event in ["admin.app.add", "admin.app.rotate_secret", "admin.app.remove"] {
+        assert!(events.iter().any(|e| e == event), "{event} in {events:?}");
+    }
+}
