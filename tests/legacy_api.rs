@@ -405,6 +405,10 @@ async fn source_networks_and_rate_limits() {
     let limited =
         register(&state, "Limited", AppOptions { rate_limit: Some(3), ..AppOptions::default() }).await;
     let params = [base(&limited, "auth.createToken"), vec![("format", "JSON")]].concat();
+    // Forged calls are refused without using up the app's allowance.
+    for _ in 0..5 {
+        assert_eq!(json_error_code(&call(&state, &params, "forged").await.json()), 104);
+    }
     for _ in 0..3 {
         assert!(call(&state, &params, &limited.secret).await.json().is_string());
     }
@@ -464,4 +468,21 @@ async fn database_outage_is_error_2() {
     let answer =
         call(&state, &[base(&app, "auth.createToken"), vec![("format", "JSON")]].concat(), &app.secret).await;
     assert_eq!(json_error_code(&answer.json()), 2);
+}
+
+#[tokio::test]
+async fn calls_and_outcomes_are_counted() {
+    let (store, _dir) = common::db::sqlite().await;
+    let state = state(store);
+    let app = register(&state, "Counted", AppOptions::default()).await;
+    call(&state, &base(&app, "auth.createToken"), &app.secret).await;
+    call(&state, &base(&app, "auth.createToken"), "forged").await;
+    let metrics = send_raw(&state, "GET", "/metrics", None, Vec::new(), "127.0.0.1:1").await.body;
+    for series in [
+        r#"keygate_legacy_calls_total{method="auth.createToken",outcome="ok"}"#,
+        r#"keygate_legacy_calls_total{method="auth.createToken",outcome="104"}"#,
+    ] {
+        assert!(metrics.contains(series), "{series} missing from {metrics}");
+    }
+    assert!(!metrics.contains(&app.secret));
 }

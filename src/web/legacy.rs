@@ -176,12 +176,6 @@ async fn run(state: &AppState, client: std::net::IpAddr, call: &Call) -> Result<
     if !allowed.is_empty() && !allowed.iter().any(|net| net.contains(&client)) {
         return Err(ErrorCode::UnauthorizedSource.into());
     }
-    if let Some(limit) = app.rate_limit_per_min {
-        let hit = store.rate_limit_hit(&format!("app:{}", app.id), 60, now).await?;
-        if i64::from(hit.hits) > limit {
-            return Err(ErrorCode::RequestLimit.into());
-        }
-    }
     let session = if call.signed_with_session_secret {
         let session = live_session(state, &app, call, now).await?;
         let sealed = session.secret_sealed.as_deref().ok_or(ErrorCode::IncorrectSignature)?;
@@ -197,6 +191,14 @@ async fn run(state: &AppState, client: std::net::IpAddr, call: &Call) -> Result<
         }
         if call.method.needs_session() { Some(live_session(state, &app, call, now).await?) } else { None }
     };
+    // Only signed calls count against the app's limit, so a stranger who
+    // knows the public api_key cannot use up the app's allowance.
+    if let Some(limit) = app.rate_limit_per_min {
+        let hit = store.rate_limit_hit(&format!("app:{}", app.id), 60, now).await?;
+        if i64::from(hit.hits) > limit {
+            return Err(ErrorCode::RequestLimit.into());
+        }
+    }
     if let (Some(session), Some(call_id)) = (&session, &call.call_id)
         && !store.advance_call_id(session.id, call_id).await?
     {
