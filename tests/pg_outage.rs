@@ -122,3 +122,37 @@ fn healthz_follows_a_postgres_outage_in_the_same_process() {
     drop(server);
     let _ = std::fs::remove_dir_all(work);
 }
+
+/// The legacy REST API during the same kind of outage: error 2 (HTTP 200 in
+/// the client's format, as legacy clients expect), then service again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_api_answers_error_2_while_postgres_is_down() {
+    use common::legacy::{AppOptions, call, json_error_code, register, xml_error_code};
+    let cluster = Cluster::new();
+    let options = keygate::store::StoreOptions {
+        acquire_timeout: Duration::from_secs(1),
+        ..keygate::store::StoreOptions::default()
+    };
+    let store = keygate::store::Store::open_with(&cluster.url(), &options).await.expect("open PostgreSQL");
+    let state = common::legacy::state(store);
+    let app = register(&state, "Outage", AppOptions::default()).await;
+    let xml = [("method", "auth.createToken"), ("api_key", app.app.api_key.as_str()), ("v", "1.0")];
+    let json = [xml.as_slice(), &[("format", "JSON")]].concat();
+    assert!(call(&state, &json, &app.secret).await.json().is_string());
+
+    tokio::task::block_in_place(|| cluster.stop());
+    assert_eq!(xml_error_code(&call(&state, &xml, &app.secret).await, None), 2);
+    assert_eq!(json_error_code(&call(&state, &json, &app.secret).await.json()), 2);
+
+    tokio::task::block_in_place(|| cluster.start());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = call(&state, &json, &app.secret).await.json();
+        if answer.is_string() {
+            break;
+        }
+        assert_eq!(json_error_code(&answer), 2, "{answer}");
+        assert!(Instant::now() < deadline, "the API did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
