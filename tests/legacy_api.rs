@@ -486,3 +486,47 @@ async fn calls_and_outcomes_are_counted() {
     }
     assert!(!metrics.contains(&app.secret));
 }
+
+#[tokio::test]
+async fn expired_tokens_and_sessions_are_refused() {
+    use keygate::secrets::TokenHash;
+    use keygate::store::{AppTokenKind, NewAppToken, NewSession};
+    let (store, _dir) = common::db::sqlite().await;
+    let state = state(store);
+    let app = register(&state, "Expiry", AppOptions::default()).await;
+    let alice = user(&state.store, "alice").await;
+    let now = keygate::clock::unix_now();
+
+    // A bound auth_token past its ten minutes: 100.
+    let token = "00112233445566778899aabbccddeeff";
+    let new = NewAppToken {
+        kind: AppTokenKind::AuthToken,
+        token_hash: &TokenHash::of(token),
+        app_id: app.app.id,
+        user_id: Some(alice.id),
+        data: "{}",
+        expires_at: Some(now - 1),
+    };
+    state.store.create_app_token(&new, now - 601).await.unwrap();
+    let get = [base(&app, "auth.getSession"), vec![("auth_token", token), ("format", "JSON")]].concat();
+    assert_eq!(json_error_code(&call(&state, &get, &app.secret).await.json()), 100);
+
+    // A legacy session past its 24 hours, and a browser session: 102.
+    for (key, kind, expires_at) in
+        [("old-session", "legacy", now - 1), ("browser-session", "browser", now + 60)]
+    {
+        let session = NewSession {
+            token_hash: &TokenHash::of(key),
+            user_id: alice.id,
+            kind,
+            app_id: if kind == "legacy" { Some(app.app.id) } else { None },
+            secret_sealed: None,
+            user_agent: None,
+            expires_at,
+        };
+        state.store.create_session(&session, now - 86_401).await.unwrap();
+        let who =
+            [base(&app, "users.getLoggedInUser"), vec![("session_key", key), ("format", "JSON")]].concat();
+        assert_eq!(json_error_code(&call(&state, &who, &app.secret).await.json()), 102, "{kind}");
+    }
+}
