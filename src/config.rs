@@ -55,6 +55,12 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Seconds a request waits for a database connection before answering 503.
     pub db_acquire_timeout_secs: u64,
+    /// Seconds a login or enrolment challenge stays valid.
+    pub challenge_ttl_secs: u64,
+    /// How attestation certificates of new keys are judged.
+    pub attestation: crate::verify::AttestationMode,
+    /// PEM file of the CAs `attestation = "trusted-ca"` accepts.
+    pub attestation_roots: Option<PathBuf>,
 }
 
 /// Reads CIDRs from a list or from one comma-separated string.
@@ -106,6 +112,9 @@ impl Default for Config {
             purge_interval_secs: 300,
             db_max_connections: 10,
             db_acquire_timeout_secs: 5,
+            challenge_ttl_secs: 120,
+            attestation: crate::verify::AttestationMode::Verified,
+            attestation_roots: None,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod legacy;
 pub mod oauth;
 
+pub mod auth;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

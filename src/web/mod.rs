@@ -2,6 +2,7 @@
 //! binds nothing, so tests drive it with `tower::ServiceExt::oneshot` and the
 //! binary serves it on a socket.
 
+mod api;
 mod client;
 mod error;
 mod health;
@@ -30,12 +31,21 @@ pub struct AppState {
     pub store: Store,
     /// Seals and opens app and session secrets.
     pub server_key: Arc<ServerKey>,
+    /// Login and key management over the store.
+    pub auth: crate::auth::Auth,
 }
 
 impl AppState {
     /// Bundles what handlers share.
+    /// A trust-root file that cannot be loaded leaves a policy that refuses
+    /// every enrolment (fail closed); `keygate serve` checks the file first.
     pub fn new(config: Config, store: Store, server_key: ServerKey) -> Self {
-        Self { config: Arc::new(config), store, server_key: Arc::new(server_key) }
+        let settings = crate::auth::Settings::from_config(&config).unwrap_or_else(|error| {
+            tracing::error!(%error, "attestation trust roots unusable: refusing every enrolment");
+            crate::auth::Settings::fail_closed(&config)
+        });
+        let auth = crate::auth::Auth::new(store.clone(), settings);
+        Self { config: Arc::new(config), store, server_key: Arc::new(server_key), auth }
     }
 }
 
@@ -48,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(legacy::router())
+        .merge(api::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track))

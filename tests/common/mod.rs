@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod api;
 pub mod verify;
 
 use std::net::{SocketAddr, TcpListener};

@@ -1,0 +1,198 @@
+//! Registering, listing, renaming and removing a user's security keys.
+
+use std::net::IpAddr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::session::Caller;
+use super::{Auth, AuthError, FRESH_LOGIN_SECS};
+use crate::secrets;
+use crate::store::{ChallengePurpose, Credential, NewChallenge, NewCredential, StoreError};
+use crate::verify::{ClientData, ClientDataExpectation, U2fClientDataType, verify_registration};
+
+/// Longest key label accepted.
+pub const MAX_LABEL_LEN: usize = 100;
+
+/// A started enrolment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisterStart {
+    /// The challenge the new key signs.
+    pub challenge: Vec<u8>,
+    /// Key handles already registered (so a key is not enrolled twice).
+    pub key_handles: Vec<Vec<u8>>,
+}
+
+/// A finished enrolment.
+#[derive(Clone, Debug)]
+pub struct Registered {
+    /// The stored key.
+    pub credential: Credential,
+    /// The first recovery-code set, when this was the user's first key.
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+impl Auth {
+    /// Starts an enrolment. The challenge's id is its own websafe base64, so
+    /// the finish request finds it through the clientData alone.
+    pub async fn register_start(&self, caller: &Caller, now: i64) -> Result<RegisterStart, AuthError> {
+        let keys = self.store.credentials_for_user(caller.user.id).await?;
+        if caller.is_enroll_only() && !keys.is_empty() {
+            return Err(AuthError::EnrollOnly);
+        }
+        let challenge = secrets::random_bytes(32);
+        let id = URL_SAFE_NO_PAD.encode(&challenge);
+        self.store
+            .create_challenge(
+                &NewChallenge {
+                    id: &id,
+                    purpose: ChallengePurpose::Register,
+                    user_id: caller.user.id,
+                    session_id: Some(caller.session.id),
+                    challenge: &challenge,
+                    for_app: None,
+                    state: None,
+                    expires_at: now.saturating_add(self.settings.challenge_ttl_secs),
+                },
+                now,
+            )
+            .await?;
+        Ok(RegisterStart { challenge, key_handles: keys.into_iter().map(|k| k.key_handle).collect() })
+    }
+
+    /// Verifies a registration response against the caller's pending
+    /// enrolment and stores the key; the first key comes with recovery codes.
+    pub async fn register_finish(
+        &self,
+        caller: &Caller,
+        registration_data: &[u8],
+        client_data: &[u8],
+        name: &str,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<Registered, AuthError> {
+        let label = check_label(name)?;
+        let who = Some((caller.user.id, caller.user.name.as_str()));
+        let parsed = ClientData::parse_u2f(client_data).map_err(AuthError::BadClientData)?;
+        let pending = match self.store.challenge(&parsed.challenge).await? {
+            Some(c)
+                if c.purpose == ChallengePurpose::Register
+                    && c.user_id == caller.user.id
+                    && c.session_id == Some(caller.session.id) =>
+            {
+                c
+            }
+            _ => return Err(AuthError::UnknownLogin),
+        };
+        if pending.used_at.is_some() {
+            return Err(AuthError::ChallengeUsed);
+        }
+        if pending.expires_at <= now {
+            return Err(AuthError::ChallengeExpired);
+        }
+        let expect =
+            ClientDataExpectation { challenge: &pending.challenge, allowed_origins: &self.settings.origins };
+        let verified =
+            crate::verify::verify_u2f_client_data(client_data, U2fClientDataType::Registration, &expect)
+                .map_err(AuthError::from_verify)
+                .and_then(|challenge_param| {
+                    verify_registration(
+                        registration_data,
+                        &self.settings.app_param,
+                        &challenge_param,
+                        &self.settings.attestation,
+                    )
+                    .map_err(AuthError::from_verify)
+                });
+        let (data, attestation) = match verified {
+            Ok(v) => v,
+            Err(e) => {
+                self.audit(who, "enroll_failed", &e.to_string(), Some(source), now).await;
+                return Err(e);
+            }
+        };
+        super::login::consume(&self.store, &pending.id, now).await?;
+        let first = self.store.credential_count(caller.user.id).await? == 0;
+        if caller.is_enroll_only() && !first {
+            return Err(AuthError::EnrollOnly);
+        }
+        let new = NewCredential {
+            user_id: caller.user.id,
+            rp_id: &self.settings.rp_id,
+            key_handle: &data.key_handle,
+            public_key: data.user_public_key.sec1_bytes(),
+            counter: 0,
+            label: &label,
+            attestation_subject: attestation.subject.as_deref(),
+            transports: "usb",
+            webauthn: None,
+        };
+        let credential = match self.store.add_credential(&new, now).await {
+            Err(StoreError::Conflict(_)) => {
+                return Err(AuthError::InvalidRequest("this key is already registered".into()));
+            }
+            other => other?,
+        };
+        let recovery_codes =
+            if first { Some(self.new_recovery_codes(caller.user.id, now).await?) } else { None };
+        let detail = format!(
+            "key {} ({}) attested by {}",
+            credential.id,
+            label,
+            new.attestation_subject.unwrap_or("-")
+        );
+        self.audit(who, "key_enrolled", &detail, Some(source), now).await;
+        Ok(Registered { credential, recovery_codes })
+    }
+
+    /// The caller's keys.
+    pub async fn keys(&self, caller: &Caller) -> Result<Vec<Credential>, AuthError> {
+        caller.require_full()?;
+        Ok(self.store.credentials_for_user(caller.user.id).await?)
+    }
+
+    /// Renames one of the caller's keys and returns it.
+    pub async fn rename_key(&self, caller: &Caller, id: i64, name: &str) -> Result<Credential, AuthError> {
+        caller.require_full()?;
+        let label = check_label(name)?;
+        match self.store.rename_credential(caller.user.id, id, &label).await {
+            Err(StoreError::NotFound(_)) => return Err(AuthError::NotFound("key")),
+            other => other?,
+        }
+        self.store.credential(caller.user.id, id).await?.ok_or(AuthError::NotFound("key"))
+    }
+
+    /// Removes one of the caller's keys; the last one only with a fresh login.
+    pub async fn remove_key(
+        &self,
+        caller: &Caller,
+        id: i64,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<(), AuthError> {
+        caller.require_full()?;
+        let key = self.store.credential(caller.user.id, id).await?.ok_or(AuthError::NotFound("key"))?;
+        let count = self.store.credential_count(caller.user.id).await?;
+        if count <= 1 && now - caller.session.created_at > FRESH_LOGIN_SECS {
+            return Err(AuthError::LastKey);
+        }
+        match self.store.remove_credential(caller.user.id, id).await {
+            Err(StoreError::NotFound(_)) => return Err(AuthError::NotFound("key")),
+            other => other?,
+        }
+        let who = Some((caller.user.id, caller.user.name.as_str()));
+        self.audit(who, "key_removed", &format!("key {} ({})", key.id, key.label), Some(source), now).await;
+        Ok(())
+    }
+}
+
+/// A label: trimmed, non-empty, short, printable.
+fn check_label(name: &str) -> Result<String, AuthError> {
+    let label = name.trim();
+    if label.is_empty() || label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control) {
+        return Err(AuthError::InvalidRequest(format!(
+            "a key name must be 1 to {MAX_LABEL_LEN} printable characters"
+        )));
+    }
+    Ok(label.to_owned())
+}

@@ -1,0 +1,160 @@
+//! Login and key management as plain functions over the store.
+//!
+//! The HTTP layer (`web::api`) only decodes requests and encodes answers; every
+//! decision — password check, rate limits, challenge lifetime, U2F
+//! verification, the counter rule, recovery codes, sessions — is taken here,
+//! with `now` passed in so tests decide what time it is. Every refusal is an
+//! [`AuthError`] variant the API maps to one §3 error code, and every
+//! security-relevant outcome writes an audit entry.
+
+mod error;
+pub mod keys;
+pub mod login;
+pub mod recovery;
+pub mod session;
+
+use std::net::IpAddr;
+
+pub use error::AuthError;
+
+use crate::config::Config;
+use crate::store::{NewAuditEntry, Store};
+use crate::verify::{AttestationPolicy, CredentialKey, TrustRoots, VerifyError};
+
+/// API sessions last 12 hours.
+pub const SESSION_TTL_SECS: i64 = 12 * 3600;
+/// Removing the last key needs a login younger than this.
+pub const FRESH_LOGIN_SECS: i64 = 5 * 60;
+/// Session kind of a full (password + key) API session.
+pub const KIND_API: &str = "api";
+/// Session kind of a session that may only enroll a first key.
+pub const KIND_ENROLL: &str = "enroll";
+
+/// Limits on guessing, chosen so a person never meets them and a script soon does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Password attempts per account per window.
+    pub per_account: u32,
+    /// Window of the per-account counter, seconds.
+    pub account_window_secs: i64,
+    /// Password attempts per source address per window.
+    pub per_address: u32,
+    /// Window of the per-address counter, seconds.
+    pub address_window_secs: i64,
+    /// Failed second-factor (key or recovery code) attempts per login.
+    pub second_factor_attempts: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_account: 10,
+            account_window_secs: 300,
+            per_address: 50,
+            address_window_secs: 60,
+            second_factor_attempts: 5,
+        }
+    }
+}
+
+/// Everything the login logic needs besides the store: fixed at start-up.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// U2F app id = WebAuthn RP ID.
+    pub rp_id: String,
+    /// SHA-256 of `rp_id`, the U2F application parameter.
+    pub app_param: [u8; 32],
+    /// Origins accepted in clientData (the configured one).
+    pub origins: Vec<String>,
+    /// Lifetime of login and enrolment challenges, seconds.
+    pub challenge_ttl_secs: i64,
+    /// How new keys' attestation is judged.
+    pub attestation: AttestationPolicy,
+    /// Guessing limits.
+    pub limits: Limits,
+}
+
+impl Settings {
+    /// Derives the settings from the configuration, loading trust roots.
+    pub fn from_config(config: &Config) -> Result<Self, VerifyError> {
+        let roots = match &config.attestation_roots {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| VerifyError::TrustRoot {
+                    reason: format!("cannot read {}: {e}", path.display()),
+                })?;
+                Some(TrustRoots::from_pem(&pem)?)
+            }
+            None => None,
+        };
+        Ok(Self {
+            rp_id: config.rp_id.clone(),
+            app_param: crate::verify::app_param(&config.rp_id),
+            origins: vec![config.origin.clone()],
+            challenge_ttl_secs: i64::try_from(config.challenge_ttl_secs).unwrap_or(i64::MAX),
+            attestation: AttestationPolicy::new(config.attestation, roots)?,
+            limits: Limits::default(),
+        })
+    }
+
+    /// Settings whose attestation policy trusts no CA, so no key enrolls.
+    pub fn fail_closed(config: &Config) -> Self {
+        Self {
+            rp_id: config.rp_id.clone(),
+            app_param: crate::verify::app_param(&config.rp_id),
+            origins: vec![config.origin.clone()],
+            challenge_ttl_secs: i64::try_from(config.challenge_ttl_secs).unwrap_or(i64::MAX),
+            attestation: AttestationPolicy::TrustedCa(TrustRoots::default()),
+            limits: Limits::default(),
+        }
+    }
+
+    /// The origin non-browser clients put in clientData.
+    pub fn origin(&self) -> &str {
+        self.origins.first().map_or("", String::as_str)
+    }
+}
+
+/// The login service: the store plus settings. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Auth {
+    /// The database.
+    pub store: Store,
+    /// Start-up settings.
+    pub settings: std::sync::Arc<Settings>,
+}
+
+impl Auth {
+    /// Bundles store and settings.
+    pub fn new(store: Store, settings: Settings) -> Self {
+        Self { store, settings: std::sync::Arc::new(settings) }
+    }
+
+    /// The one place a stored credential's public key is parsed, so a cache
+    /// of precomputed verifiers can be put behind it without touching callers.
+    pub fn credential_key(&self, sec1: &[u8]) -> Result<CredentialKey, VerifyError> {
+        CredentialKey::from_sec1_uncompressed(sec1)
+    }
+
+    /// Writes an audit entry; a failing audit write is logged, never turned
+    /// into a second error for the client.
+    pub(crate) async fn audit(
+        &self,
+        user: Option<(i64, &str)>,
+        event: &str,
+        detail: &str,
+        source: Option<IpAddr>,
+        now: i64,
+    ) {
+        let source = source.map(|ip| ip.to_string());
+        let entry = NewAuditEntry {
+            user_id: user.map(|u| u.0),
+            user_name: user.map(|u| u.1),
+            event,
+            detail,
+            source: source.as_deref(),
+        };
+        if let Err(error) = self.store.audit(&entry, now).await {
+            tracing::warn!(%error, event, "audit entry not written");
+        }
+    }
+}

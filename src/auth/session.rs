@@ -1,0 +1,98 @@
+//! Bearer sessions: who is calling, their sessions, logout, password change.
+
+use std::net::IpAddr;
+
+use super::{Auth, AuthError, KIND_API, KIND_ENROLL};
+use crate::secrets::{self, TokenHash};
+use crate::store::{Session, StoreError, User};
+
+/// The caller behind a valid Bearer token.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The live session.
+    pub session: Session,
+    /// Its user.
+    pub user: User,
+}
+
+impl Caller {
+    /// True for a session that may only enroll a first key.
+    pub fn is_enroll_only(&self) -> bool {
+        self.session.kind == KIND_ENROLL
+    }
+
+    /// Refuses enroll-only sessions.
+    pub fn require_full(&self) -> Result<(), AuthError> {
+        if self.is_enroll_only() { Err(AuthError::EnrollOnly) } else { Ok(()) }
+    }
+}
+
+impl Auth {
+    /// The caller of a Bearer token, or `Unauthorized`.
+    pub async fn authenticate(&self, token: &str, now: i64) -> Result<Caller, AuthError> {
+        let session =
+            self.store.session_by_token(&TokenHash::of(token), now).await?.ok_or(AuthError::Unauthorized)?;
+        if session.kind != KIND_API && session.kind != KIND_ENROLL {
+            return Err(AuthError::Unauthorized);
+        }
+        let user = self.store.user_by_id(session.user_id).await?.ok_or(AuthError::Unauthorized)?;
+        if user.is_disabled() {
+            return Err(AuthError::AccountDisabled);
+        }
+        Ok(Caller { session, user })
+    }
+
+    /// Ends the caller's session.
+    pub async fn logout(&self, caller: &Caller) -> Result<(), AuthError> {
+        self.store.delete_session(caller.user.id, caller.session.id).await?;
+        Ok(())
+    }
+
+    /// The caller's live API sessions.
+    pub async fn sessions(&self, caller: &Caller, now: i64) -> Result<Vec<Session>, AuthError> {
+        let all = self.store.sessions_for_user(caller.user.id, now).await?;
+        Ok(all.into_iter().filter(|s| s.kind == KIND_API || s.kind == KIND_ENROLL).collect())
+    }
+
+    /// Ends one of the caller's sessions.
+    pub async fn revoke_session(&self, caller: &Caller, id: i64) -> Result<(), AuthError> {
+        caller.require_full()?;
+        match self.store.delete_session(caller.user.id, id).await {
+            Err(StoreError::NotFound(_)) => Err(AuthError::NotFound("session")),
+            other => Ok(other?),
+        }
+    }
+
+    /// Changes the password after checking the old one; every session and
+    /// token of the user ends, so the caller logs in again.
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        old: &str,
+        new: &str,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<(), AuthError> {
+        caller.require_full()?;
+        if new.is_empty() || new.len() > 1024 {
+            return Err(AuthError::InvalidRequest("the new password must be 1 to 1024 bytes".into()));
+        }
+        let limits = self.settings.limits;
+        self.limit(
+            &format!("pw:user:{}", caller.user.name),
+            limits.per_account,
+            limits.account_window_secs,
+            now,
+        )
+        .await?;
+        let who = Some((caller.user.id, caller.user.name.as_str()));
+        if !secrets::verify_password(Some(caller.user.password_hash.clone()), old.to_owned()).await? {
+            self.audit(who, "password_change_failed", "wrong old password", Some(source), now).await;
+            return Err(AuthError::BadCredentials);
+        }
+        let hash = secrets::hash_password(new.to_owned()).await?;
+        self.store.set_password(caller.user.id, &hash, now).await?;
+        self.audit(who, "password_changed", "", Some(source), now).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,72 @@
+//! Password change, sessions and logout.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiJson, ApiResult};
+use crate::auth::AuthError;
+use crate::auth::session::Caller;
+use crate::clock::unix_now;
+use crate::web::{AppState, ClientAddr};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/password", post(password))
+        .route("/api/v1/sessions", get(sessions))
+        .route("/api/v1/sessions/{id}", delete(revoke))
+        .route("/api/v1/logout", post(logout))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    old: String,
+    new: String,
+}
+
+async fn password(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    caller: Caller,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    state.auth.change_password(&caller, &req.old, &req.new, source, unix_now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn sessions(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let list = state.auth.sessions(&caller, unix_now()).await?;
+    let items: Vec<Value> = list
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id.to_string(),
+                "kind": s.kind,
+                "created_at": s.created_at,
+                "expires_at": s.expires_at,
+                "last_seen_at": s.last_seen_at,
+                "current": s.id == caller.session.id,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "sessions": items })))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = id.parse().map_err(|_| AuthError::NotFound("session"))?;
+    state.auth.revoke_session(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+    state.auth.logout(&caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

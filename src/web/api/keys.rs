@@ -1,0 +1,122 @@
+//! Key registration and management: `/api/v1/keys…`, `/api/v1/recovery-codes`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiJson, ApiResult, b64, enc};
+use crate::auth::AuthError;
+use crate::auth::session::Caller;
+use crate::clock::unix_now;
+use crate::store::Credential;
+use crate::web::{AppState, ClientAddr};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/keys", get(list))
+        .route("/api/v1/keys/register/start", post(register_start))
+        .route("/api/v1/keys/register/finish", post(register_finish))
+        .route("/api/v1/keys/{id}", patch(rename).delete(remove))
+        .route("/api/v1/recovery-codes", post(recovery_codes))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterFinish {
+    #[serde(rename = "registrationData")]
+    registration_data: String,
+    #[serde(rename = "clientData")]
+    client_data: String,
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rename {
+    name: String,
+}
+
+/// The §3 shape of a key.
+pub(super) fn key_json(c: &Credential) -> Value {
+    json!({
+        "id": c.id.to_string(),
+        "name": c.label,
+        "created_at": c.created_at,
+        "last_used_at": c.last_used_at,
+        "counter": c.counter,
+        "attestation_subject": c.attestation_subject,
+        "transports": c.transports.split(',').filter(|t| !t.is_empty()).collect::<Vec<_>>(),
+    })
+}
+
+fn key_id(id: &str) -> Result<i64, AuthError> {
+    id.parse().map_err(|_| AuthError::NotFound("key"))
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let keys = state.auth.keys(&caller).await?;
+    Ok(Json(json!({ "keys": keys.iter().map(key_json).collect::<Vec<_>>() })))
+}
+
+async fn register_start(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let start = state.auth.register_start(&caller, unix_now()).await?;
+    let settings = &state.auth.settings;
+    Ok(Json(json!({
+        "appId": settings.rp_id,
+        "origin": settings.origin(),
+        "registerRequests": [{ "version": "U2F_V2", "challenge": enc(&start.challenge) }],
+        "registeredKeys": start
+            .key_handles
+            .iter()
+            .map(|h| json!({ "version": "U2F_V2", "keyHandle": enc(h), "appId": settings.rp_id }))
+            .collect::<Vec<_>>(),
+    })))
+}
+
+async fn register_finish(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    caller: Caller,
+    ApiJson(req): ApiJson<RegisterFinish>,
+) -> ApiResult<Json<Value>> {
+    let registration_data = b64("registrationData", &req.registration_data)?;
+    let client_data = b64("clientData", &req.client_data)?;
+    let done = state
+        .auth
+        .register_finish(&caller, &registration_data, &client_data, &req.name, source, unix_now())
+        .await?;
+    let mut body = key_json(&done.credential);
+    if let (Some(codes), Some(obj)) = (done.recovery_codes, body.as_object_mut()) {
+        obj.insert("recovery_codes".into(), json!(codes));
+    }
+    Ok(Json(body))
+}
+
+async fn rename(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<Rename>,
+) -> ApiResult<Json<Value>> {
+    let key = state.auth.rename_key(&caller, key_id(&id)?, &req.name).await?;
+    Ok(Json(key_json(&key)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.auth.remove_key(&caller, key_id(&id)?, source, unix_now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn recovery_codes(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require_full()?;
+    let codes = state.auth.new_recovery_codes(caller.user.id, unix_now()).await?;
+    Ok(Json(json!({ "recovery_codes": codes })))
+}

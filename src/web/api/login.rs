@@ -1,0 +1,113 @@
+//! `POST /api/v1/login`, `/login/u2f`, `/login/recovery`.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiJson, ApiResult, Failure, b64, enc};
+use crate::auth::AuthError;
+use crate::auth::login::{IssuedSession, PasswordOutcome};
+use crate::clock::unix_now;
+use crate::web::{AppState, ClientAddr};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/login", post(start))
+        .route("/api/v1/login/u2f", post(finish_u2f))
+        .route("/api/v1/login/recovery", post(finish_recovery))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct U2fFinish {
+    login_id: String,
+    #[serde(rename = "keyHandle")]
+    key_handle: String,
+    #[serde(rename = "signatureData")]
+    signature_data: String,
+    #[serde(rename = "clientData")]
+    client_data: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoveryFinish {
+    login_id: String,
+    code: String,
+}
+
+/// Counts the outcome of a login step for the metrics.
+fn counted<T>(result: Result<T, AuthError>) -> Result<T, Failure> {
+    result.map_err(|e| {
+        metrics::counter!("keygate_login_total", "outcome" => e.code()).increment(1);
+        Failure::from(e)
+    })
+}
+
+fn session_json(session: &IssuedSession) -> Json<Value> {
+    Json(json!({ "session_token": session.token, "expires_at": session.expires_at }))
+}
+
+async fn start(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<Value>> {
+    let outcome = counted(state.auth.password_login(&req.username, &req.password, source, unix_now()).await)?;
+    let settings = &state.auth.settings;
+    Ok(Json(match outcome {
+        PasswordOutcome::EnrollOnly(session) => json!({
+            "second_factor": "none",
+            "appId": settings.rp_id,
+            "origin": settings.origin(),
+            "session_token": session.token,
+            "expires_at": session.expires_at,
+        }),
+        PasswordOutcome::SecondFactor { login_id, challenge, key_handles } => json!({
+            "login_id": login_id,
+            "second_factor": "u2f",
+            "appId": settings.rp_id,
+            "origin": settings.origin(),
+            "challenge": enc(&challenge),
+            "registeredKeys": key_handles
+                .iter()
+                .map(|h| json!({ "version": "U2F_V2", "keyHandle": enc(h), "appId": settings.rp_id }))
+                .collect::<Vec<_>>(),
+        }),
+    }))
+}
+
+async fn finish_u2f(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    ApiJson(req): ApiJson<U2fFinish>,
+) -> ApiResult<Json<Value>> {
+    let key_handle = b64("keyHandle", &req.key_handle)?;
+    let signature_data = b64("signatureData", &req.signature_data)?;
+    let client_data = b64("clientData", &req.client_data)?;
+    let session = counted(
+        state
+            .auth
+            .finish_u2f(&req.login_id, &key_handle, &signature_data, &client_data, source, unix_now())
+            .await,
+    )?;
+    Ok(session_json(&session))
+}
+
+async fn finish_recovery(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    ApiJson(req): ApiJson<RecoveryFinish>,
+) -> ApiResult<Json<Value>> {
+    let session = counted(state.auth.finish_recovery(&req.login_id, &req.code, source, unix_now()).await)?;
+    Ok(session_json(&session))
+}

@@ -1,0 +1,157 @@
+//! The JSON API under `/api/v1` (U2F login and key management). Handlers
+//! decode, call [`crate::auth`], encode; every refusal — including the
+//! framework's own (bad JSON, wrong content type, oversize body) — answers in
+//! the `{"error":{"code","message"}}` shape.
+
+mod account;
+mod keys;
+mod login;
+
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+
+use super::{ApiError, AppState};
+use crate::auth::AuthError;
+use crate::auth::session::Caller;
+
+/// Largest request body the API reads.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// All `/api/v1` routes with the body limit applied.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(login::router())
+        .merge(keys::router())
+        .merge(account::router())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+}
+
+/// An API refusal: the JSON error plus, for `rate_limited`, a Retry-After.
+#[derive(Debug)]
+pub struct Failure {
+    error: ApiError,
+    retry_after: Option<u64>,
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Self { error, retry_after: None }
+    }
+}
+
+impl From<AuthError> for Failure {
+    fn from(e: AuthError) -> Self {
+        let status = match &e {
+            AuthError::BadCredentials | AuthError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::AccountDisabled | AuthError::EnrollOnly | AuthError::PossibleClone { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            AuthError::UnknownLogin | AuthError::NotFound(_) => StatusCode::NOT_FOUND,
+            AuthError::ChallengeExpired => StatusCode::GONE,
+            AuthError::ChallengeUsed | AuthError::LastKey => StatusCode::CONFLICT,
+            AuthError::UnknownKey
+            | AuthError::BadClientData(_)
+            | AuthError::BadSignature(_)
+            | AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::Store(_) | AuthError::Password(_) => return Self::from(store_or_internal(e)),
+        };
+        let retry_after = match &e {
+            AuthError::RateLimited { retry_after } => Some((*retry_after).max(1)),
+            _ => None,
+        };
+        Self { error: ApiError::new(status, e.code(), e.to_string()), retry_after }
+    }
+}
+
+fn store_or_internal(e: AuthError) -> ApiError {
+    match e {
+        AuthError::Store(store) => ApiError::from(store),
+        other => ApiError::internal(other),
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut response = self.error.into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// What API handlers return.
+pub type ApiResult<T> = Result<T, Failure>;
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+}
+
+/// `Json<T>` whose rejections are API errors: 415 without a JSON content
+/// type, 413 over the body limit, 400 `invalid_request` for everything else.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(Failure::from(json_rejection(&rejection))),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body exceeds {BODY_LIMIT} bytes"),
+        ),
+        other => invalid(other.body_text()),
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 256)
+            .ok_or(AuthError::Unauthorized)?;
+        Ok(state.auth.authenticate(token, crate::clock::unix_now()).await?)
+    }
+}
+
+/// Decodes a websafe-base64 field (padding tolerated), naming it on failure.
+pub(super) fn b64(field: &str, text: &str) -> Result<Vec<u8>, Failure> {
+    URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map_err(|_| Failure::from(invalid(format!("{field} is not websafe base64"))))
+}
+
+/// Websafe base64 without padding.
+pub(super) fn enc(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}

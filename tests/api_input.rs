@@ -1,0 +1,205 @@
+//! Bad input to the JSON API: every answer is a 4xx in the JSON error shape,
+//! never a 500; plus rate limits and the last-key rule.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::api::{Answer, Api, Token, b64, unb64};
+use keygate::config::Config;
+use keygate::secrets::{ServerKey, hash_password};
+use keygate::store::NewUser;
+use keygate::web::AppState;
+use serde_json::json;
+
+const PASSWORD: &str = "hunter2hunter2";
+
+async fn setup() -> (Api, tempfile::TempDir) {
+    let (store, dir) = common::db::sqlite().await;
+    let hash = hash_password(PASSWORD.to_owned()).await.unwrap();
+    store
+        .create_user(
+            &NewUser { name: "erin", display_name: None, password_hash: &hash },
+            keygate::clock::unix_now(),
+        )
+        .await
+        .unwrap();
+    (Api { state: AppState::new(Config::default(), store, ServerKey::generate()) }, dir)
+}
+
+fn code(answer: &Answer) -> (u16, &str) {
+    (answer.0.as_u16(), answer.1["error"]["code"].as_str().unwrap_or("-"))
+}
+
+/// Enrolls a key and logs in; returns (session, token, key handle, a pending login).
+async fn logged_in(api: &Api) -> (String, Token, String, serde_json::Value) {
+    let (_, body, _) = api.login("erin", PASSWORD).await;
+    let enroll_only = body["session_token"].as_str().unwrap().to_owned();
+    let mut token = Token::new();
+    assert_eq!(api.enroll(&mut token, &enroll_only, "k").await.0, StatusCode::OK);
+    let (_, start, _) = api.login("erin", PASSWORD).await;
+    let handle = start["registeredKeys"][0]["keyHandle"].as_str().unwrap().to_owned();
+    let session = api.full_login(&mut token, "erin", PASSWORD, &handle).await;
+    let (_, pending, _) = api.login("erin", PASSWORD).await;
+    (session, token, handle, pending)
+}
+
+/// Method, path, content type, body, expected status and code.
+type Case = (&'static str, &'static str, Option<&'static str>, Vec<u8>, u16, &'static str);
+
+#[tokio::test]
+async fn malformed_requests_get_json_4xx() {
+    let (api, _dir) = setup().await;
+    let (session, mut token, handle, pending) = logged_in(&api).await;
+    let json = Some("application/json");
+    let cases: Vec<Case> = vec![
+        ("POST", "/api/v1/login", json, b"{not json".to_vec(), 400, "invalid_request"),
+        ("POST", "/api/v1/login", json, br#"{"username":1,"password":"x"}"#.to_vec(), 400, "invalid_request"),
+        ("POST", "/api/v1/login", json, br#"{"username":"erin"}"#.to_vec(), 400, "invalid_request"),
+        (
+            "POST",
+            "/api/v1/login",
+            json,
+            br#"{"username":"erin","password":"x","extra":true}"#.to_vec(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/api/v1/login",
+            Some("text/plain"),
+            br#"{"username":"erin","password":"x"}"#.to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        ("POST", "/api/v1/login", None, Vec::new(), 415, "unsupported_media_type"),
+        ("POST", "/api/v1/login", json, vec![b' '; 70 * 1024], 413, "payload_too_large"),
+        ("GET", "/api/v1/login", None, Vec::new(), 405, "method_not_allowed"),
+        ("GET", "/api/v1/nothing", None, Vec::new(), 404, "not_found"),
+    ];
+    for (method, path, ct, body, status, expected) in cases {
+        let answer = api.raw(method, path, None, ct, body).await;
+        assert_eq!(code(&answer), (status, expected), "{method} {path}: {}", answer.1);
+    }
+
+    // Bad base64 and a truncated signatureData on a real pending login.
+    let good = api.signed_finish(&mut token, &pending, &handle);
+    let mut bad_b64 = good.clone();
+    bad_b64["signatureData"] = json!("***");
+    let mut truncated = good.clone();
+    let sig = unb64(good["signatureData"].as_str().unwrap());
+    truncated["signatureData"] = json!(b64(&sig[..sig.len() - 9]));
+    let mut short = good.clone();
+    short["signatureData"] = json!(b64(&sig[..3]));
+    let mut bad_cd = good.clone();
+    bad_cd["clientData"] = json!(b64(b"{\"typ\":"));
+    for (body, expected) in [
+        (bad_b64, "invalid_request"),
+        (truncated, "bad_signature"),
+        (short, "bad_signature"),
+        (bad_cd, "bad_client_data"),
+    ] {
+        let answer = api.call("POST", "/api/v1/login/u2f", None, Some(body)).await;
+        assert_eq!(code(&answer), (400, expected), "{}", answer.1);
+    }
+    // After those failures the good signature still works (attempts < limit).
+    assert_eq!(api.call("POST", "/api/v1/login/u2f", None, Some(good)).await.0, StatusCode::OK);
+
+    // Bogus Bearer tokens.
+    for bearer in ["", "nope", &"x".repeat(5000), "é%%"] {
+        let answer = api.raw("GET", "/api/v1/keys", Some(bearer), None, Vec::new()).await;
+        assert_eq!(code(&answer), (401, "unauthorized"), "{bearer:?}");
+    }
+    let answer = api.raw("GET", "/api/v1/keys", None, None, Vec::new()).await;
+    assert_eq!(code(&answer), (401, "unauthorized"));
+    // Bad ids and labels.
+    let answer = api.call("PATCH", "/api/v1/keys/abc", Some(&session), Some(json!({"name": "x"}))).await;
+    assert_eq!(code(&answer), (404, "not_found"));
+    let answer = api.call("PATCH", "/api/v1/keys/999", Some(&session), Some(json!({"name": "x"}))).await;
+    assert_eq!(code(&answer), (404, "not_found"));
+    let answer = api.call("DELETE", "/api/v1/keys/999", Some(&session), None).await;
+    assert_eq!(code(&answer), (404, "not_found"));
+    let (_, list, _) = api.call("GET", "/api/v1/keys", Some(&session), None).await;
+    let id = list["keys"][0]["id"].as_str().unwrap();
+    let answer =
+        api.call("PATCH", &format!("/api/v1/keys/{id}"), Some(&session), Some(json!({"name": " "}))).await;
+    assert_eq!(code(&answer), (400, "invalid_request"));
+    let answer =
+        api.call("PATCH", &format!("/api/v1/keys/{id}"), Some(&session), Some(json!({"name": 5}))).await;
+    assert_eq!(code(&answer), (400, "invalid_request"));
+}
+
+#[tokio::test]
+async fn second_factor_attempts_per_login_are_limited() {
+    let (api, _dir) = setup().await;
+    let (_, mut token, handle, pending) = logged_in(&api).await;
+    let good = api.signed_finish(&mut token, &pending, &handle);
+    let mut bad = good.clone();
+    bad["signatureData"] = json!(b64(&[1, 0, 0, 0, 9]));
+    for _ in 0..5 {
+        assert_eq!(
+            code(&api.call("POST", "/api/v1/login/u2f", None, Some(bad.clone())).await),
+            (400, "bad_signature")
+        );
+    }
+    let answer = api.call("POST", "/api/v1/login/u2f", None, Some(good)).await;
+    assert_eq!(code(&answer), (429, "rate_limited"));
+    assert!(answer.2.get("retry-after").is_some());
+    let recovery = json!({"login_id": pending["login_id"], "code": "aaaa-bbbb-cccc"});
+    assert_eq!(
+        code(&api.call("POST", "/api/v1/login/recovery", None, Some(recovery)).await),
+        (429, "rate_limited")
+    );
+}
+
+#[tokio::test]
+async fn failed_passwords_are_limited_per_account_with_retry_after() {
+    let (api, _dir) = setup().await;
+    for _ in 0..10 {
+        assert_eq!(code(&api.login("erin", "wrong").await), (401, "bad_credentials"));
+    }
+    let answer = api.login("erin", PASSWORD).await;
+    assert_eq!(code(&answer), (429, "rate_limited"));
+    let retry: u64 = answer.2["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=300).contains(&retry), "{retry}");
+    // Another account from the same address is not locked by erin's bucket.
+    assert_eq!(code(&api.login("someone", "wrong").await), (401, "bad_credentials"));
+}
+
+#[tokio::test]
+async fn the_last_key_needs_a_fresh_login() {
+    let (api, _dir) = setup().await;
+    let (session, _token, _handle, _) = logged_in(&api).await;
+    let (_, list, _) = api.call("GET", "/api/v1/keys", Some(&session), None).await;
+    let id = list["keys"][0]["id"].as_str().unwrap().to_owned();
+    // Six minutes later (time is an argument of the login logic) the session is too old.
+    let auth = &api.state.auth;
+    let later = keygate::clock::unix_now() + 360;
+    let caller = auth.authenticate(&session, later).await.unwrap();
+    let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+    let err = auth.remove_key(&caller, id.parse().unwrap(), ip, later).await.unwrap_err();
+    assert_eq!(err.code(), "last_key");
+    // Now, with the login just made, it may go.
+    let answer = api.call("DELETE", &format!("/api/v1/keys/{id}"), Some(&session), None).await;
+    assert_eq!(answer.0, StatusCode::NO_CONTENT);
+    let (_, body, _) = api.login("erin", PASSWORD).await;
+    assert_eq!(body["second_factor"], "none");
+}
+
+#[tokio::test]
+async fn password_change_ends_sessions() {
+    let (api, _dir) = setup().await;
+    let (session, ..) = logged_in(&api).await;
+    let body = json!({"old": "wrong", "new": "new password"});
+    assert_eq!(
+        code(&api.call("POST", "/api/v1/password", Some(&session), Some(body)).await),
+        (401, "bad_credentials")
+    );
+    let body = json!({"old": PASSWORD, "new": "new password"});
+    assert_eq!(
+        api.call("POST", "/api/v1/password", Some(&session), Some(body)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(code(&api.call("GET", "/api/v1/keys", Some(&session), None).await), (401, "unauthorized"));
+    assert_eq!(code(&api.login("erin", PASSWORD).await), (401, "bad_credentials"));
+    assert_eq!(api.login("erin", "new password").await.0, StatusCode::OK);
+}
