@@ -1,9 +1,14 @@
-//! `keygate key ...`: enroll and use security keys against a running server.
+//! `keygate key ...`: enroll and use security keys against a running server,
+//! through its JSON API (`/api/v1`), with the key on USB or a soft token.
+
+mod client;
+mod flow;
 
 use clap::{Args, Subcommand};
 
 use super::CliError;
 use super::common::PasswordArgs;
+use super::device::DeviceArgs;
 
 /// The `keygate key` subcommands.
 #[derive(Debug, Subcommand)]
@@ -29,12 +34,11 @@ pub struct KeyServerArgs {
     /// Your user name.
     #[arg(long, value_name = "NAME")]
     pub user: String,
-    /// usb (the single key found), usb:PATH, udp:HOST:PORT or unix:PATH.
-    #[arg(long, default_value = "usb", value_name = "SPEC")]
-    pub device: String,
-    /// Give up waiting for a touch after this many seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
-    pub timeout: u64,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Use this session (printed by `keygate key login`) instead of logging in.
+    #[arg(long, env = "KEYGATE_SESSION", value_name = "TOKEN", hide_env_values = true)]
+    pub session: Option<String>,
     #[command(flatten)]
     pub password: PasswordArgs,
 }
@@ -69,6 +73,12 @@ pub struct KeyRenameArgs {
     pub server: KeyServerArgs,
 }
 
-pub(super) async fn run(_cmd: KeyCommand) -> Result<(), CliError> {
-    Err(CliError::unavailable("key enrollment and login (JSON API client)"))
+pub(super) async fn run(cmd: KeyCommand) -> Result<(), CliError> {
+    match cmd {
+        KeyCommand::Enroll(args) => flow::enroll(&args.server, args.name.as_deref()).await,
+        KeyCommand::List(args) => flow::list(&args).await,
+        KeyCommand::Rename(args) => flow::rename(&args.server, &args.key, &args.label).await,
+        KeyCommand::Remove(args) => flow::remove(&args.server, &args.key).await,
+        KeyCommand::Login(args) => flow::login(&args).await,
+    }
 }

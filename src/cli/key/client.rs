@@ -1,0 +1,109 @@
+//! A small client of the JSON API: one method per call the CLI makes, and
+//! refusals turned into the one-line messages people read.
+
+use serde_json::Value;
+
+use crate::cli::CliError;
+
+/// The server and, once logged in, the session.
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+    /// The account (for messages).
+    pub user: String,
+}
+
+/// A refusal of the API: its code and message.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The `error.code` of the answer.
+    pub code: String,
+    /// The `error.message` of the answer.
+    pub message: String,
+}
+
+impl ApiClient {
+    /// A client of the server at `base` (e.g. `http://localhost:8080`).
+    pub fn new(base: &str, user: &str) -> Result<Self, CliError> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| CliError::other(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { http, base: base.trim_end_matches('/').to_owned(), user: user.to_owned() })
+    }
+
+    /// Sends one request; `Ok(Err(refusal))` is an API error answer.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Result<Value, Refusal>, CliError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_connect() || e.is_timeout() {
+                CliError::other(format!("cannot reach the keygate server at {}: is it running?", self.base))
+            } else {
+                CliError::other(format!("request to {} failed: {e}", self.base))
+            }
+        })?;
+        let status = response.status();
+        let bytes =
+            response.bytes().await.map_err(|e| CliError::other(format!("reading the answer failed: {e}")))?;
+        let value: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).map_err(|_| {
+                CliError::other(format!(
+                    "{} answered {status} with something that is not keygate's JSON",
+                    self.base
+                ))
+            })?
+        };
+        if status.is_success() {
+            return Ok(Ok(value));
+        }
+        let code = value["error"]["code"].as_str().unwrap_or("unknown").to_owned();
+        let message = value["error"]["message"].as_str().unwrap_or("no message").to_owned();
+        Ok(Err(Refusal { code, message }))
+    }
+
+    /// Like [`ApiClient::send`], with refusals turned into messages.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Value, CliError> {
+        self.send(method, path, bearer, body).await?.map_err(|r| self.explain(&r))
+    }
+
+    /// The one-line message for a refusal.
+    pub fn explain(&self, refusal: &Refusal) -> CliError {
+        let user = &self.user;
+        CliError::other(match refusal.code.as_str() {
+            "bad_credentials" => format!("wrong user name or password for {user}"),
+            "unknown_key" => format!("this key is not registered for {user}"),
+            "possible_clone" => format!(
+                "clone alarm: the key's signature counter went backwards, so it may have been copied; \
+                 the server has blocked it for {user} — contact your administrator"
+            ),
+            "rate_limited" => "too many attempts; wait a few minutes and try again".to_owned(),
+            "account_disabled" => format!("the account {user} is disabled"),
+            "unauthorized" => "the session is not valid (expired or logged out); log in again".to_owned(),
+            "enroll_only" => format!("{user} has no key yet: enroll one first with `keygate key enroll`"),
+            "last_key" => "removing the last key needs a fresh login (less than 5 minutes old)".to_owned(),
+            "challenge_expired" => "the login took too long; try again".to_owned(),
+            "unavailable" => "the keygate server cannot reach its database; try again later".to_owned(),
+            _ => format!("the server refused: {} ({})", refusal.message, refusal.code),
+        })
+    }
+}
