@@ -203,3 +203,30 @@ async fn password_change_ends_sessions() {
     assert_eq!(code(&api.login("erin", PASSWORD).await), (401, "bad_credentials"));
     assert_eq!(api.login("erin", "new password").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let (api, _dir) = setup().await;
+    let (status, doc, _) = api.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/login",
+        "/api/v1/login/u2f",
+        "/api/v1/login/recovery",
+        "/api/v1/keys",
+        "/api/v1/keys/register/start",
+        "/api/v1/keys/register/finish",
+        "/api/v1/keys/{id}",
+        "/api/v1/recovery-codes",
+        "/api/v1/password",
+        "/api/v1/sessions",
+        "/api/v1/sessions/{id}",
+        "/api/v1/logout",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing");
+    }
+    let login = &doc["components"]["schemas"]["U2fFinish"]["properties"];
+    assert!(login.get("signatureData").is_some(), "{login}");
+}

@@ -21,14 +21,19 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/logout", post(logout))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordChange {
+pub(super) struct PasswordChange {
     old: String,
     new: String,
 }
 
-async fn password(
+/// Changes the password; every session ends.
+#[utoipa::path(post, path = "/api/v1/password", security(("bearer" = [])), request_body = PasswordChange, responses(
+    (status = 204, description = "changed"),
+    (status = 401, description = "bad_credentials", body = super::ErrorBody),
+))]
+pub(super) async fn password(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
     caller: Caller,
@@ -38,7 +43,11 @@ async fn password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn sessions(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// The caller's sessions.
+#[utoipa::path(get, path = "/api/v1/sessions", security(("bearer" = [])), responses(
+    (status = 200, description = "{sessions: [{id, kind, created_at, expires_at, last_seen_at, current}]}"),
+))]
+pub(super) async fn sessions(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let list = state.auth.sessions(&caller, unix_now()).await?;
     let items: Vec<Value> = list
         .iter()
@@ -56,7 +65,12 @@ async fn sessions(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
     Ok(Json(json!({ "sessions": items })))
 }
 
-async fn revoke(
+/// Ends one of the caller's sessions.
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", security(("bearer" = [])), responses(
+    (status = 204, description = "ended"),
+    (status = 404, description = "not_found", body = super::ErrorBody),
+))]
+pub(super) async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -66,7 +80,11 @@ async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+/// Ends the caller's session.
+#[utoipa::path(post, path = "/api/v1/logout", security(("bearer" = [])), responses(
+    (status = 204, description = "logged out"),
+))]
+pub(super) async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     state.auth.logout(&caller).await?;
     Ok(StatusCode::NO_CONTENT)
 }

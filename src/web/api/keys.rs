@@ -23,9 +23,9 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/recovery-codes", post(recovery_codes))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RegisterFinish {
+pub(super) struct RegisterFinish {
     #[serde(rename = "registrationData")]
     registration_data: String,
     #[serde(rename = "clientData")]
@@ -33,9 +33,9 @@ struct RegisterFinish {
     name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Rename {
+pub(super) struct Rename {
     name: String,
 }
 
@@ -56,12 +56,23 @@ fn key_id(id: &str) -> Result<i64, AuthError> {
     id.parse().map_err(|_| AuthError::NotFound("key"))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// The caller's keys.
+#[utoipa::path(get, path = "/api/v1/keys", security(("bearer" = [])), responses(
+    (status = 200, description = "{keys: [{id, name, created_at, last_used_at, counter, attestation_subject, transports}]}"),
+    (status = 401, description = "unauthorized", body = super::ErrorBody),
+    (status = 403, description = "enroll_only", body = super::ErrorBody),
+))]
+pub(super) async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let keys = state.auth.keys(&caller).await?;
     Ok(Json(json!({ "keys": keys.iter().map(key_json).collect::<Vec<_>>() })))
 }
 
-async fn register_start(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// Starts enrolling a key.
+#[utoipa::path(post, path = "/api/v1/keys/register/start", security(("bearer" = [])), responses(
+    (status = 200, description = "appId, origin, registerRequests, registeredKeys"),
+    (status = 401, description = "unauthorized", body = super::ErrorBody),
+))]
+pub(super) async fn register_start(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let start = state.auth.register_start(&caller, unix_now()).await?;
     let settings = &state.auth.settings;
     Ok(Json(json!({
@@ -76,7 +87,12 @@ async fn register_start(State(state): State<AppState>, caller: Caller) -> ApiRes
     })))
 }
 
-async fn register_finish(
+/// Finishes enrolling a key; the first key comes with recovery_codes.
+#[utoipa::path(post, path = "/api/v1/keys/register/finish", security(("bearer" = [])), request_body = RegisterFinish, responses(
+    (status = 200, description = "the key, plus recovery_codes for the first key"),
+    (status = 400, description = "bad_client_data, bad_signature, invalid_request", body = super::ErrorBody),
+))]
+pub(super) async fn register_finish(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
     caller: Caller,
@@ -95,7 +111,12 @@ async fn register_finish(
     Ok(Json(body))
 }
 
-async fn rename(
+/// Renames a key.
+#[utoipa::path(patch, path = "/api/v1/keys/{id}", security(("bearer" = [])), request_body = Rename, responses(
+    (status = 200, description = "the key"),
+    (status = 404, description = "not_found", body = super::ErrorBody),
+))]
+pub(super) async fn rename(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -105,7 +126,13 @@ async fn rename(
     Ok(Json(key_json(&key)))
 }
 
-async fn remove(
+/// Removes a key; the last one only after a login younger than 5 minutes.
+#[utoipa::path(delete, path = "/api/v1/keys/{id}", security(("bearer" = [])), responses(
+    (status = 204, description = "removed"),
+    (status = 404, description = "not_found", body = super::ErrorBody),
+    (status = 409, description = "last_key", body = super::ErrorBody),
+))]
+pub(super) async fn remove(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
     caller: Caller,
@@ -115,7 +142,11 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn recovery_codes(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// Replaces the recovery codes with 10 new ones, shown once.
+#[utoipa::path(post, path = "/api/v1/recovery-codes", security(("bearer" = [])), responses(
+    (status = 200, description = "{recovery_codes: [...]}"),
+))]
+pub(super) async fn recovery_codes(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require_full()?;
     let codes = state.auth.new_recovery_codes(caller.user.id, unix_now()).await?;
     Ok(Json(json!({ "recovery_codes": codes })))

@@ -19,16 +19,16 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/login/recovery", post(finish_recovery))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginRequest {
+pub(super) struct LoginRequest {
     username: String,
     password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct U2fFinish {
+pub(super) struct U2fFinish {
     login_id: String,
     #[serde(rename = "keyHandle")]
     key_handle: String,
@@ -38,9 +38,9 @@ struct U2fFinish {
     client_data: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RecoveryFinish {
+pub(super) struct RecoveryFinish {
     login_id: String,
     code: String,
 }
@@ -57,7 +57,14 @@ fn session_json(session: &IssuedSession) -> Json<Value> {
     Json(json!({ "session_token": session.token, "expires_at": session.expires_at }))
 }
 
-async fn start(
+/// Password step: a pending U2F login, or an enroll-only session.
+#[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest, responses(
+    (status = 200, description = "login_id, challenge, registeredKeys (second_factor u2f) or session_token (second_factor none)"),
+    (status = 401, description = "bad_credentials", body = super::ErrorBody),
+    (status = 403, description = "account_disabled", body = super::ErrorBody),
+    (status = 429, description = "rate_limited, with Retry-After", body = super::ErrorBody),
+))]
+pub(super) async fn start(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
@@ -86,7 +93,16 @@ async fn start(
     }))
 }
 
-async fn finish_u2f(
+/// Second step with a U2F authentication response.
+#[utoipa::path(post, path = "/api/v1/login/u2f", request_body = U2fFinish, responses(
+    (status = 200, description = "session_token, expires_at"),
+    (status = 400, description = "unknown_key, bad_client_data, bad_signature, invalid_request", body = super::ErrorBody),
+    (status = 403, description = "possible_clone", body = super::ErrorBody),
+    (status = 404, description = "unknown_login", body = super::ErrorBody),
+    (status = 409, description = "challenge_used", body = super::ErrorBody),
+    (status = 410, description = "challenge_expired", body = super::ErrorBody),
+))]
+pub(super) async fn finish_u2f(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
     ApiJson(req): ApiJson<U2fFinish>,
@@ -103,7 +119,12 @@ async fn finish_u2f(
     Ok(session_json(&session))
 }
 
-async fn finish_recovery(
+/// Second step with a one-time recovery code.
+#[utoipa::path(post, path = "/api/v1/login/recovery", request_body = RecoveryFinish, responses(
+    (status = 200, description = "session_token, expires_at"),
+    (status = 401, description = "bad_credentials", body = super::ErrorBody),
+))]
+pub(super) async fn finish_recovery(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
     ApiJson(req): ApiJson<RecoveryFinish>,

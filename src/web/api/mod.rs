@@ -6,6 +6,7 @@
 mod account;
 mod keys;
 mod login;
+mod openapi;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -31,7 +32,24 @@ pub fn router() -> Router<AppState> {
         .merge(login::router())
         .merge(keys::router())
         .merge(account::router())
+        .merge(openapi::router())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+}
+
+/// The error body every refusal carries (for the OpenAPI document).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// `code` and `message` of an error body.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code (`bad_credentials`, `rate_limited`, …).
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
 }
 
 /// An API refusal: the JSON error plus, for `rate_limited`, a Retry-After.
