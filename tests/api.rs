@@ -253,6 +253,8 @@ async fn refusals(db: Db) {
         "login_failed: client data refused: client data origin",
         "login_failed: signature refused",
         "clone_alarm: clone alarm",
+        "login_failed: the challenge was already used",
+        "login_failed: the challenge expired",
     ] {
         assert!(details.iter().any(|d| d.starts_with(needle)), "{needle:?} missing from {details:#?}");
     }

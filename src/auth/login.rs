@@ -121,7 +121,7 @@ impl Auth {
         source: IpAddr,
         now: i64,
     ) -> Result<IssuedSession, AuthError> {
-        let (challenge, user) = self.pending_login(login_id, now).await?;
+        let (challenge, user) = self.pending_login(login_id, source, now).await?;
         let who = Some((user.id, user.name.as_str()));
         let result = self.check_u2f(&challenge, key_handle, signature_data, client_data).await;
         let (credential, outcome) = match result {
@@ -132,7 +132,10 @@ impl Auth {
                 return Err(e);
             }
         };
-        consume(&self.store, login_id, now).await?;
+        if let Err(e) = consume(&self.store, login_id, now).await {
+            self.audit(who, "login_failed", &e.to_string(), Some(source), now).await;
+            return Err(e);
+        }
         let stored = u32::try_from(credential.counter).unwrap_or(u32::MAX);
         let verdict = outcome.counter_verdict(stored);
         let regressed = match verdict {
@@ -168,7 +171,7 @@ impl Auth {
         source: IpAddr,
         now: i64,
     ) -> Result<IssuedSession, AuthError> {
-        let (_challenge, user) = self.pending_login(login_id, now).await?;
+        let (_challenge, user) = self.pending_login(login_id, source, now).await?;
         let who = Some((user.id, user.name.as_str()));
         let hash = TokenHash::of(&super::recovery::normalize(code));
         match self.store.consume_recovery_code(user.id, &hash, now).await {
@@ -188,28 +191,40 @@ impl Auth {
     }
 
     /// The pending login and its user, or the refusal for a missing, used,
-    /// expired or exhausted one.
-    async fn pending_login(&self, login_id: &str, now: i64) -> Result<(Challenge, User), AuthError> {
+    /// expired or exhausted one (audited when the login exists).
+    async fn pending_login(
+        &self,
+        login_id: &str,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<(Challenge, User), AuthError> {
         let challenge = match self.store.challenge(login_id).await? {
             Some(c) if c.purpose == ChallengePurpose::Login => c,
             _ => return Err(AuthError::UnknownLogin),
         };
-        if challenge.used_at.is_some() {
-            return Err(AuthError::ChallengeUsed);
-        }
-        if challenge.expires_at <= now {
-            return Err(AuthError::ChallengeExpired);
-        }
-        if challenge.attempts >= i64::from(self.settings.limits.second_factor_attempts) {
-            metrics::counter!("keygate_rate_limited_total", "limit" => "second_factor").increment(1);
-            let retry_after = u64::try_from(challenge.expires_at - now).unwrap_or(0);
-            return Err(AuthError::RateLimited { retry_after });
-        }
         let user = self.store.user_by_id(challenge.user_id).await?.ok_or(AuthError::UnknownLogin)?;
-        if user.is_disabled() {
-            return Err(AuthError::AccountDisabled);
+        let refusal = if challenge.used_at.is_some() {
+            Some(AuthError::ChallengeUsed)
+        } else if challenge.expires_at <= now {
+            Some(AuthError::ChallengeExpired)
+        } else if challenge.attempts >= i64::from(self.settings.limits.second_factor_attempts) {
+            metrics::counter!("keygate_rate_limited_total", "limit" => "second_factor").increment(1);
+            Some(AuthError::RateLimited {
+                retry_after: u64::try_from(challenge.expires_at - now).unwrap_or(0),
+            })
+        } else if user.is_disabled() {
+            Some(AuthError::AccountDisabled)
+        } else {
+            None
+        };
+        match refusal {
+            Some(e) => {
+                self.audit(Some((user.id, &user.name)), "login_failed", &e.to_string(), Some(source), now)
+                    .await;
+                Err(e)
+            }
+            None => Ok((challenge, user)),
         }
-        Ok((challenge, user))
     }
 
     /// Verifies clientData and the signature with the core.
