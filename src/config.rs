@@ -57,6 +57,8 @@ pub struct Config {
     pub db_acquire_timeout_secs: u64,
     /// Seconds a login or enrolment challenge stays valid.
     pub challenge_ttl_secs: u64,
+    /// How many credential keys keep a precomputed verification table (LRU).
+    pub key_cache_size: usize,
     /// How attestation certificates of new keys are judged.
     pub attestation: crate::verify::AttestationMode,
     /// PEM file of the CAs `attestation = "trusted-ca"` accepts.
@@ -113,6 +115,7 @@ impl Default for Config {
             db_max_connections: 10,
             db_acquire_timeout_secs: 5,
             challenge_ttl_secs: 120,
+            key_cache_size: 2048,
             attestation: crate::verify::AttestationMode::Verified,
             attestation_roots: None,
         }

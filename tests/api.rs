@@ -350,3 +350,36 @@ async fn a_login_moves_between_instances_sqlite() {
 async fn a_login_moves_between_instances_postgres() {
     two_instances(postgres().await).await;
 }
+
+#[tokio::test]
+async fn every_login_verifies_through_the_key_cache() {
+    let db = sqlite().await;
+    let api = api(db.store.clone(), |_| {});
+    let mut token = Token::new();
+    let handle = enrolled(&api, &mut token, "erin").await;
+    let keys = std::sync::Arc::clone(&api.state.auth.keys);
+    let (hits_before, misses_before) = (keys.hits(), keys.misses());
+    for login in 1..=3u64 {
+        let (_, start, _) = api.login("erin", PASSWORD).await;
+        let body = api.signed_finish(&mut token, &start, &handle);
+        let (status, done, _) = api.call("POST", "/api/v1/login/u2f", None, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{done}");
+        // First sight parses the key (a miss); every later login finds it.
+        assert_eq!(keys.misses() - misses_before, 1, "login {login}");
+        assert_eq!(keys.hits() - hits_before, login - 1, "login {login}");
+    }
+    let mut request = axum::http::Request::builder().uri("/metrics").body(axum::body::Body::empty()).unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 1))));
+    let response = tower::ServiceExt::oneshot(keygate::web::app(api.state.clone()), request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let hits_line = text
+        .lines()
+        .find(|l| l.starts_with("keygate_key_cache_hits_total"))
+        .unwrap_or_else(|| panic!("no cache metric in:\n{text}"));
+    let exported: u64 = hits_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(exported >= 2, "{hits_line}");
+}

@@ -19,6 +19,7 @@ pub use error::AuthError;
 
 use crate::config::Config;
 use crate::store::{NewAuditEntry, Store};
+use crate::verify::fast::KeyCache;
 use crate::verify::{AttestationPolicy, CredentialKey, TrustRoots, VerifyError};
 
 /// API sessions last 12 hours.
@@ -72,6 +73,8 @@ pub struct Settings {
     pub attestation: AttestationPolicy,
     /// Guessing limits.
     pub limits: Limits,
+    /// Keys whose verification tables stay cached (`key_cache_size`).
+    pub key_cache_size: std::num::NonZeroUsize,
 }
 
 impl Settings {
@@ -93,6 +96,8 @@ impl Settings {
             challenge_ttl_secs: i64::try_from(config.challenge_ttl_secs).unwrap_or(i64::MAX),
             attestation: AttestationPolicy::new(config.attestation, roots)?,
             limits: Limits::default(),
+            key_cache_size: std::num::NonZeroUsize::new(config.key_cache_size)
+                .unwrap_or(crate::verify::fast::DEFAULT_CAPACITY),
         })
     }
 
@@ -105,6 +110,8 @@ impl Settings {
             challenge_ttl_secs: i64::try_from(config.challenge_ttl_secs).unwrap_or(i64::MAX),
             attestation: AttestationPolicy::TrustedCa(TrustRoots::default()),
             limits: Limits::default(),
+            key_cache_size: std::num::NonZeroUsize::new(config.key_cache_size)
+                .unwrap_or(crate::verify::fast::DEFAULT_CAPACITY),
         }
     }
 
@@ -121,18 +128,25 @@ pub struct Auth {
     pub store: Store,
     /// Start-up settings.
     pub settings: std::sync::Arc<Settings>,
+    /// Verifiers of the credential keys seen lately, with their tables:
+    /// every login's signature check goes through it.
+    pub keys: std::sync::Arc<KeyCache>,
 }
 
 impl Auth {
     /// Bundles store and settings.
     pub fn new(store: Store, settings: Settings) -> Self {
-        Self { store, settings: std::sync::Arc::new(settings) }
+        let keys = std::sync::Arc::new(KeyCache::new(settings.key_cache_size));
+        Self { store, settings: std::sync::Arc::new(settings), keys }
     }
 
     /// The one place a stored credential's public key is parsed, so a cache
     /// of precomputed verifiers can be put behind it without touching callers.
     pub fn credential_key(&self, sec1: &[u8]) -> Result<CredentialKey, VerifyError> {
-        CredentialKey::from_sec1_uncompressed(sec1)
+        let key = CredentialKey::cached(&self.keys, sec1);
+        metrics::counter!("keygate_key_cache_hits_total").absolute(self.keys.hits());
+        metrics::counter!("keygate_key_cache_misses_total").absolute(self.keys.misses());
+        key
     }
 
     /// Writes an audit entry; a failing audit write is logged, never turned
