@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::session::Caller;
 use super::{Auth, AuthError, FRESH_LOGIN_SECS};
 use crate::secrets;
-use crate::store::{ChallengePurpose, Credential, NewChallenge, NewCredential, StoreError};
+use crate::store::{ChallengePurpose, Credential, NewCredential, StoreError};
 use crate::verify::{ClientData, ClientDataExpectation, U2fClientDataType, verify_registration};
 
 /// Longest key label accepted.
@@ -42,21 +42,15 @@ impl Auth {
         }
         let challenge = secrets::random_bytes(32);
         let id = URL_SAFE_NO_PAD.encode(&challenge);
-        self.store
-            .create_challenge(
-                &NewChallenge {
-                    id: &id,
-                    purpose: ChallengePurpose::Register,
-                    user_id: caller.user.id,
-                    session_id: Some(caller.session.id),
-                    challenge: &challenge,
-                    for_app: None,
-                    state: None,
-                    expires_at: now.saturating_add(self.settings.challenge_ttl_secs),
-                },
-                now,
-            )
-            .await?;
+        self.open_challenge(
+            &id,
+            ChallengePurpose::Register,
+            caller.user.id,
+            Some(caller.session.id),
+            &challenge,
+            now,
+        )
+        .await?;
         Ok(RegisterStart { challenge, key_handles: keys.into_iter().map(|k| k.key_handle).collect() })
     }
 

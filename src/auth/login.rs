@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::{Auth, AuthError, KIND_API, KIND_ENROLL, SESSION_TTL_SECS};
 use crate::secrets::{self, TokenHash};
-use crate::store::{Challenge, ChallengePurpose, CounterUpdate, NewChallenge, NewSession, StoreError, User};
+use crate::store::{Challenge, ChallengePurpose, CounterUpdate, NewSession, StoreError, User};
 use crate::verify::{ClientDataExpectation, CounterVerdict, U2fClientDataType, verify_authentication};
 
 /// A new session: the bearer token is shown once, only its hash is stored.
@@ -87,21 +87,7 @@ impl Auth {
         }
         let challenge = secrets::random_bytes(32);
         let login_id = secrets::random_token(24);
-        self.store
-            .create_challenge(
-                &NewChallenge {
-                    id: &login_id,
-                    purpose: ChallengePurpose::Login,
-                    user_id: user.id,
-                    session_id: None,
-                    challenge: &challenge,
-                    for_app: None,
-                    state: None,
-                    expires_at: now.saturating_add(self.settings.challenge_ttl_secs),
-                },
-                now,
-            )
-            .await?;
+        self.open_challenge(&login_id, ChallengePurpose::Login, user.id, None, &challenge, now).await?;
         Ok(PasswordOutcome::SecondFactor {
             login_id,
             challenge,

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 pub use error::AuthError;
 
 use crate::config::Config;
-use crate::store::{NewAuditEntry, Store};
+use crate::store::{ChallengePurpose, NewAuditEntry, NewChallenge, Store, StoreError};
 use crate::verify::fast::KeyCache;
 use crate::verify::{AttestationPolicy, CredentialKey, TrustRoots, VerifyError};
 
@@ -151,6 +151,30 @@ impl Auth {
 
     /// Writes an audit entry; a failing audit write is logged, never turned
     /// into a second error for the client.
+    /// Stores a pending ceremony (login or enrolment) with the configured
+    /// lifetime: one place decides how long a challenge lives.
+    pub(crate) async fn open_challenge(
+        &self,
+        id: &str,
+        purpose: ChallengePurpose,
+        user_id: i64,
+        session_id: Option<i64>,
+        challenge: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let new = NewChallenge {
+            id,
+            purpose,
+            user_id,
+            session_id,
+            challenge,
+            for_app: None,
+            state: None,
+            expires_at: now.saturating_add(self.settings.challenge_ttl_secs),
+        };
+        self.store.create_challenge(&new, now).await.map(drop)
+    }
+
     pub(crate) async fn audit(
         &self,
         user: Option<(i64, &str)>,
