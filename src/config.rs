@@ -63,6 +63,14 @@ pub struct Config {
     pub attestation: crate::verify::AttestationMode,
     /// PEM file of the CAs `attestation = "trusted-ca"` accepts.
     pub attestation_roots: Option<PathBuf>,
+    /// Wrong passwords one account may take per 5 minutes, across all
+    /// instances, before further attempts wait (429).
+    pub login_attempts_per_account: u32,
+    /// Password attempts one source address may make per minute.
+    pub login_attempts_per_address: u32,
+    /// Failed key signatures or recovery codes one login may take before it
+    /// is refused and the user must start again.
+    pub second_factor_attempts: u32,
 }
 
 /// Reads CIDRs from a list or from one comma-separated string.
@@ -118,6 +126,9 @@ impl Default for Config {
             key_cache_size: 2048,
             attestation: crate::verify::AttestationMode::Verified,
             attestation_roots: None,
+            login_attempts_per_account: 10,
+            login_attempts_per_address: 50,
+            second_factor_attempts: 5,
         }
     }
 }
@@ -226,6 +237,19 @@ mod tests {
 
             let from_flag = Config::load(None, flags(Some("127.0.0.1:1003"))).expect("flags load");
             assert_eq!(from_flag.listen.port(), 1003);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn guessing_limits_are_configurable() {
+        Jail::expect_with(|jail| {
+            jail.create_file("keygate.toml", "login_attempts_per_account = 3")?;
+            jail.set_env("KEYGATE_SECOND_FACTOR_ATTEMPTS", "2");
+            let config = Config::load(None, flags(None)).expect("loads");
+            let limits = crate::auth::Limits::from_config(&config);
+            assert_eq!((limits.per_account, limits.per_address, limits.second_factor_attempts), (3, 50, 2));
+            assert_eq!(limits.account_window_secs, crate::auth::Limits::default().account_window_secs);
             Ok(())
         });
     }

@@ -58,6 +58,18 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The configured attempt counts over the default windows.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            per_account: config.login_attempts_per_account,
+            per_address: config.login_attempts_per_address,
+            second_factor_attempts: config.second_factor_attempts,
+            ..Self::default()
+        }
+    }
+}
+
 /// Everything the login logic needs besides the store: fixed at start-up.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -95,7 +107,7 @@ impl Settings {
             origins: vec![config.origin.clone()],
             challenge_ttl_secs: i64::try_from(config.challenge_ttl_secs).unwrap_or(i64::MAX),
             attestation: AttestationPolicy::new(config.attestation, roots)?,
-            limits: Limits::default(),
+            limits: Limits::from_config(config),
             key_cache_size: std::num::NonZeroUsize::new(config.key_cache_size)
                 .unwrap_or(crate::verify::fast::DEFAULT_CAPACITY),
         })
@@ -109,7 +121,7 @@ impl Settings {
             origins: vec![config.origin.clone()],
             challenge_ttl_secs: i64::try_from(config.challenge_ttl_secs).unwrap_or(i64::MAX),
             attestation: AttestationPolicy::TrustedCa(TrustRoots::default()),
-            limits: Limits::default(),
+            limits: Limits::from_config(config),
             key_cache_size: std::num::NonZeroUsize::new(config.key_cache_size)
                 .unwrap_or(crate::verify::fast::DEFAULT_CAPACITY),
         }
