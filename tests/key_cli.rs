@@ -182,3 +182,25 @@ fn a_touch_that_never_comes_times_out() {
     let args = key_args("enroll", &url, &token.spec, &["--timeout", "1"]);
     assert!(fails(&args, &pw).contains("timed out waiting for touch"));
 }
+
+#[test]
+fn on_a_terminal_the_spinner_waits_for_a_touch_and_ctrl_c_cancels() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::db::sqlite_url(&dir.path().join("keygate.db"));
+    let pw = format!("{PASSWORD}\n");
+    ok(&["user", "add", "alice", "--password-stdin", "--database", &database], &pw);
+    let addr = common::free_addr();
+    let server = common::Server::start(dir.path(), addr, |cmd| {
+        cmd.args(["--database", &database, "--listen", &addr.to_string()]);
+    });
+    let token = SoftToken::start(&dir.path().join("t.json"), "manual");
+    common::pytest(
+        "test_touch_pty.py",
+        &[
+            ("KEYGATE_SERVER", server.url()),
+            ("KEYGATE_DEVICE", token.spec.clone()),
+            ("KEYGATE_TOKEN_PID", token.child.id().to_string()),
+            ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
+        ],
+    );
+}
