@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::session::Caller;
-use super::{Auth, AuthError, FRESH_LOGIN_SECS};
+use super::{Auth, AuthError, Ceremony, FRESH_LOGIN_SECS};
 use crate::secrets;
 use crate::store::{ChallengePurpose, Credential, NewCredential, StoreError};
 use crate::verify::{ClientData, ClientDataExpectation, U2fClientDataType, verify_registration};
@@ -42,15 +42,8 @@ impl Auth {
         }
         let challenge = secrets::random_bytes(32);
         let id = URL_SAFE_NO_PAD.encode(&challenge);
-        self.open_challenge(
-            &id,
-            ChallengePurpose::Register,
-            caller.user.id,
-            Some(caller.session.id),
-            &challenge,
-            now,
-        )
-        .await?;
+        let ceremony = Ceremony::Register { session_id: caller.session.id };
+        self.open_challenge(&id, caller.user.id, ceremony, &challenge, now).await?;
         Ok(RegisterStart { challenge, key_handles: keys.into_iter().map(|k| k.key_handle).collect() })
     }
 

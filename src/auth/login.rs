@@ -4,10 +4,14 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::{Auth, AuthError, KIND_API, KIND_ENROLL, SESSION_TTL_SECS};
+use super::app_request::AppRequest;
+use super::{Auth, AuthError, Ceremony, KIND_API, KIND_ENROLL, SESSION_TTL_SECS};
 use crate::secrets::{self, TokenHash};
-use crate::store::{Challenge, ChallengePurpose, CounterUpdate, NewSession, StoreError, User};
-use crate::verify::{ClientDataExpectation, CounterVerdict, U2fClientDataType, verify_authentication};
+use crate::store::{Challenge, ChallengePurpose, CounterUpdate, Credential, NewSession, StoreError, User};
+use crate::verify::{
+    AssertionExpectation, ClientDataExpectation, CounterVerdict, U2fClientDataType, verify_assertion,
+    verify_authentication,
+};
 
 /// A new session: the bearer token is shown once, only its hash is stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,6 +20,30 @@ pub struct IssuedSession {
     pub token: String,
     /// Unix seconds of expiry.
     pub expires_at: i64,
+}
+
+/// A completed login: the session, and for a sign-in on behalf of an
+/// application, where the browser goes next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginSuccess {
+    /// The new session.
+    pub session: IssuedSession,
+    /// `next`, `/login.php/done` or the OAuth redirect with its code.
+    pub redirect_to: Option<String>,
+}
+
+/// The parts of a WebAuthn assertion (`PublicKeyCredential.toJSON()`,
+/// decoded) that the core checks.
+#[derive(Clone, Copy, Debug)]
+pub struct WebAuthnAssertion<'a> {
+    /// `rawId`: the credential id, which is the U2F key handle.
+    pub credential_id: &'a [u8],
+    /// `response.authenticatorData`.
+    pub authenticator_data: &'a [u8],
+    /// `response.clientDataJSON`.
+    pub client_data_json: &'a [u8],
+    /// `response.signature` (DER).
+    pub signature: &'a [u8],
 }
 
 /// The answer to the password step.
@@ -37,17 +65,22 @@ pub enum PasswordOutcome {
 impl Auth {
     /// Checks user name and password. An unknown user costs one argon2 hash
     /// too and gets the same `BadCredentials`, so neither the answer nor its
-    /// timing tells whether the name exists.
+    /// timing tells whether the name exists. `for_app` is checked before the
+    /// password and kept with the login until its second factor.
     pub async fn password_login(
         &self,
         username: &str,
         password: &str,
+        for_app: Option<&AppRequest>,
         source: IpAddr,
         now: i64,
     ) -> Result<PasswordOutcome, AuthError> {
         let limits = self.settings.limits;
         self.limit(&format!("pw:ip:{source}"), limits.per_address, limits.address_window_secs, now).await?;
         self.limit(&account_bucket(username), limits.per_account, limits.account_window_secs, now).await?;
+        if let Some(request) = for_app {
+            self.check_app_request(request, now).await?;
+        }
         let user = self.store.user_by_name(username).await?;
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let ok = secrets::verify_password(stored, password.to_owned()).await?;
@@ -73,6 +106,18 @@ impl Auth {
         }
         self.store.rate_limit_reset(&account_bucket(username)).await?;
         let keys = self.store.credentials_for_user(user.id).await?;
+        if keys.is_empty() && for_app.is_some() {
+            // Applications get only users who can pass the second factor.
+            self.audit(
+                Some((user.id, &user.name)),
+                "login_failed",
+                "no key to sign in for an application",
+                Some(source),
+                now,
+            )
+            .await;
+            return Err(AuthError::EnrollOnly);
+        }
         if keys.is_empty() {
             let session = self.issue_session(&user, KIND_ENROLL, now).await?;
             self.audit(
@@ -87,7 +132,12 @@ impl Auth {
         }
         let challenge = secrets::random_bytes(32);
         let login_id = secrets::random_token(24);
-        self.open_challenge(&login_id, ChallengePurpose::Login, user.id, None, &challenge, now).await?;
+        let for_app = for_app
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| AuthError::InvalidRequest(e.to_string()))?;
+        let ceremony = Ceremony::Login { for_app: for_app.as_deref() };
+        self.open_challenge(&login_id, user.id, ceremony, &challenge, now).await?;
         Ok(PasswordOutcome::SecondFactor {
             login_id,
             challenge,
@@ -106,29 +156,55 @@ impl Auth {
         client_data: &[u8],
         source: IpAddr,
         now: i64,
-    ) -> Result<IssuedSession, AuthError> {
+    ) -> Result<LoginSuccess, AuthError> {
         let (challenge, user) = self.pending_login(login_id, source, now).await?;
-        let who = Some((user.id, user.name.as_str()));
         let result = self.check_u2f(&challenge, key_handle, signature_data, client_data).await;
-        let (credential, outcome) = match result {
+        self.finish_with_key(&challenge, &user, result, source, now).await
+    }
+
+    /// Finishes a login with a WebAuthn assertion (a browser), verified by
+    /// the same core and counter rule as the U2F path: one credential store.
+    pub async fn finish_webauthn(
+        &self,
+        login_id: &str,
+        assertion: &WebAuthnAssertion<'_>,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<LoginSuccess, AuthError> {
+        let (challenge, user) = self.pending_login(login_id, source, now).await?;
+        let result = self.check_webauthn(&challenge, assertion).await;
+        self.finish_with_key(&challenge, &user, result, source, now).await
+    }
+
+    /// The part of a key login after the signature check: count a failure,
+    /// or consume the challenge, apply the counter rule and succeed.
+    async fn finish_with_key(
+        &self,
+        challenge: &Challenge,
+        user: &User,
+        checked: Result<(Credential, u32), AuthError>,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<LoginSuccess, AuthError> {
+        let who = Some((user.id, user.name.as_str()));
+        let (credential, asserted) = match checked {
             Ok(found) => found,
             Err(e) => {
                 self.audit(who, "login_failed", &e.to_string(), Some(source), now).await;
-                self.count_failure(login_id).await?;
+                self.count_failure(&challenge.id).await?;
                 return Err(e);
             }
         };
-        if let Err(e) = consume(&self.store, login_id, now).await {
+        if let Err(e) = consume(&self.store, &challenge.id, now).await {
             self.audit(who, "login_failed", &e.to_string(), Some(source), now).await;
             return Err(e);
         }
         let stored = u32::try_from(credential.counter).unwrap_or(u32::MAX);
-        let verdict = outcome.counter_verdict(stored);
-        let regressed = match verdict {
+        let regressed = match CounterVerdict::judge(stored, asserted) {
             CounterVerdict::PossibleClone { .. } => true,
             _ if credential.is_possible_clone() => true,
             _ => matches!(
-                self.store.update_counter(credential.id, outcome.counter, now).await?,
+                self.store.update_counter(credential.id, asserted, now).await?,
                 CounterUpdate::Regressed { .. }
             ),
         };
@@ -136,17 +212,17 @@ impl Auth {
             self.store.mark_possible_clone(credential.id).await?;
             let detail = format!(
                 "clone alarm: key {} ({}) sent counter {} after {}",
-                credential.id, credential.label, outcome.counter, stored
+                credential.id, credential.label, asserted, stored
             );
             self.audit(who, "clone_alarm", &detail, Some(source), now).await;
             metrics::counter!("keygate_login_total", "outcome" => "possible_clone").increment(1);
-            return Err(AuthError::PossibleClone { stored, asserted: outcome.counter });
+            return Err(AuthError::PossibleClone { stored, asserted });
         }
-        let session = self.issue_session(&user, KIND_API, now).await?;
+        let success = self.login_succeeded(challenge, user, now).await?;
         let detail = format!("password and key {} ({})", credential.id, credential.label);
         self.audit(who, "login", &detail, Some(source), now).await;
         metrics::counter!("keygate_login_total", "outcome" => "success").increment(1);
-        Ok(session)
+        Ok(success)
     }
 
     /// Finishes a login with a one-time recovery code instead of a key.
@@ -156,8 +232,8 @@ impl Auth {
         code: &str,
         source: IpAddr,
         now: i64,
-    ) -> Result<IssuedSession, AuthError> {
-        let (_challenge, user) = self.pending_login(login_id, source, now).await?;
+    ) -> Result<LoginSuccess, AuthError> {
+        let (challenge, user) = self.pending_login(login_id, source, now).await?;
         let who = Some((user.id, user.name.as_str()));
         let hash = TokenHash::of(&super::recovery::normalize(code));
         match self.store.consume_recovery_code(user.id, &hash, now).await {
@@ -170,10 +246,30 @@ impl Auth {
             Err(e) => return Err(e.into()),
         }
         consume(&self.store, login_id, now).await?;
-        let session = self.issue_session(&user, KIND_API, now).await?;
+        let success = self.login_succeeded(&challenge, &user, now).await?;
         self.audit(who, "login", "password and recovery code", Some(source), now).await;
         metrics::counter!("keygate_login_total", "outcome" => "recovery").increment(1);
-        Ok(session)
+        Ok(success)
+    }
+
+    /// What every passed second factor leads to: the application's request
+    /// carried out, if the login was for one, then the session.
+    async fn login_succeeded(
+        &self,
+        challenge: &Challenge,
+        user: &User,
+        now: i64,
+    ) -> Result<LoginSuccess, AuthError> {
+        let redirect_to = match challenge.for_app.as_deref() {
+            Some(json) => {
+                let request: AppRequest = serde_json::from_str(json)
+                    .map_err(|e| AuthError::InvalidRequest(format!("stored application request: {e}")))?;
+                Some(self.complete_app_request(&request, user, now).await?)
+            }
+            None => None,
+        };
+        let session = self.issue_session(user, KIND_API, now).await?;
+        Ok(LoginSuccess { session, redirect_to })
     }
 
     /// The pending login and its user, or the refusal for a missing, used,
@@ -220,7 +316,7 @@ impl Auth {
         key_handle: &[u8],
         signature_data: &[u8],
         client_data: &[u8],
-    ) -> Result<(crate::store::Credential, crate::verify::AuthenticationOutcome), AuthError> {
+    ) -> Result<(Credential, u32), AuthError> {
         let credential = self
             .store
             .credential_by_handle(&self.settings.rp_id, key_handle)
@@ -238,7 +334,41 @@ impl Auth {
         let started = Instant::now();
         let outcome = verify_authentication(signature_data, &key, &self.settings.app_param, &challenge_param);
         metrics::histogram!("keygate_u2f_verify_seconds").record(started.elapsed().as_secs_f64());
-        Ok((credential, outcome.map_err(AuthError::BadSignature)?))
+        Ok((credential, outcome.map_err(AuthError::BadSignature)?.counter))
+    }
+
+    /// Verifies a WebAuthn assertion with the core against the login's
+    /// challenge, the RP ID and the allowed origins.
+    async fn check_webauthn(
+        &self,
+        challenge: &Challenge,
+        assertion: &WebAuthnAssertion<'_>,
+    ) -> Result<(Credential, u32), AuthError> {
+        let credential = self
+            .store
+            .credential_by_handle(&self.settings.rp_id, assertion.credential_id)
+            .await?
+            .filter(|c| c.user_id == challenge.user_id)
+            .ok_or(AuthError::UnknownKey)?;
+        let key = self.credential_key(&credential.public_key).map_err(AuthError::BadSignature)?;
+        let expect = AssertionExpectation {
+            rp_id_hash: &self.settings.app_param,
+            client_data: ClientDataExpectation {
+                challenge: &challenge.challenge,
+                allowed_origins: &self.settings.origins,
+            },
+            user_verification_required: false,
+        };
+        let started = Instant::now();
+        let outcome = verify_assertion(
+            &key,
+            assertion.authenticator_data,
+            assertion.client_data_json,
+            assertion.signature,
+            &expect,
+        );
+        metrics::histogram!("keygate_u2f_verify_seconds").record(started.elapsed().as_secs_f64());
+        Ok((credential, outcome.map_err(AuthError::from_verify)?.counter))
     }
 
     async fn count_failure(&self, login_id: &str) -> Result<(), AuthError> {

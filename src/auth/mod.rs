@@ -7,6 +7,7 @@
 //! [`AuthError`] variant the API maps to one §3 error code, and every
 //! security-relevant outcome writes an audit entry.
 
+pub mod app_request;
 mod error;
 pub mod keys;
 pub mod login;
@@ -68,6 +69,21 @@ impl Limits {
             ..Self::default()
         }
     }
+}
+
+/// What a challenge is opened for, with what only that ceremony carries.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Ceremony<'a> {
+    /// A login's second factor, perhaps on behalf of an application (JSON).
+    Login {
+        /// The serialised application request.
+        for_app: Option<&'a str>,
+    },
+    /// A key enrolment by a signed-in session.
+    Register {
+        /// The session enrolling.
+        session_id: i64,
+    },
 }
 
 /// Everything the login logic needs besides the store: fixed at start-up.
@@ -168,19 +184,22 @@ impl Auth {
     pub(crate) async fn open_challenge(
         &self,
         id: &str,
-        purpose: ChallengePurpose,
         user_id: i64,
-        session_id: Option<i64>,
+        ceremony: Ceremony<'_>,
         challenge: &[u8],
         now: i64,
     ) -> Result<(), StoreError> {
+        let (purpose, session_id, for_app) = match ceremony {
+            Ceremony::Login { for_app } => (ChallengePurpose::Login, None, for_app),
+            Ceremony::Register { session_id } => (ChallengePurpose::Register, Some(session_id), None),
+        };
         let new = NewChallenge {
             id,
             purpose,
             user_id,
             session_id,
             challenge,
-            for_app: None,
+            for_app,
             state: None,
             expires_at: now.saturating_add(self.settings.challenge_ttl_secs),
         };

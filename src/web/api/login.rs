@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::{ApiJson, ApiResult, Failure, b64, enc};
 use crate::auth::AuthError;
-use crate::auth::login::{IssuedSession, PasswordOutcome};
+use crate::auth::app_request::AppRequest;
+use crate::auth::login::{LoginSuccess, PasswordOutcome, WebAuthnAssertion};
 use crate::clock::unix_now;
 use crate::web::{AppState, ClientAddr};
 
@@ -17,6 +18,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/login", post(start))
         .route("/api/v1/login/u2f", post(finish_u2f))
         .route("/api/v1/login/recovery", post(finish_recovery))
+        .route("/api/v1/login/webauthn", post(finish_webauthn))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -24,6 +26,9 @@ pub(super) fn router() -> Router<AppState> {
 pub(super) struct LoginRequest {
     username: String,
     password: String,
+    /// Sign-in on behalf of an application (login.php, the OAuth dialog).
+    #[serde(rename = "for", default)]
+    for_app: Option<AppRequest>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -36,6 +41,35 @@ pub(super) struct U2fFinish {
     signature_data: String,
     #[serde(rename = "clientData")]
     client_data: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WebAuthnFinish {
+    login_id: String,
+    /// `PublicKeyCredential.toJSON()` of the assertion.
+    credential: AssertionJson,
+}
+
+/// The fields of `PublicKeyCredential.toJSON()` the check needs; others a
+/// browser adds (`authenticatorAttachment`, extension results) are ignored.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(super) struct AssertionJson {
+    id: String,
+    #[serde(rename = "rawId")]
+    raw_id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    response: AssertionResponseJson,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(super) struct AssertionResponseJson {
+    #[serde(rename = "clientDataJSON")]
+    client_data_json: String,
+    #[serde(rename = "authenticatorData")]
+    authenticator_data: String,
+    signature: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -53,15 +87,21 @@ fn counted<T>(result: Result<T, AuthError>) -> Result<T, Failure> {
     })
 }
 
-fn session_json(session: &IssuedSession) -> Json<Value> {
-    Json(json!({ "session_token": session.token, "expires_at": session.expires_at }))
+fn success_json(success: &LoginSuccess) -> Json<Value> {
+    let mut body =
+        json!({ "session_token": success.session.token, "expires_at": success.session.expires_at });
+    if let Some(to) = &success.redirect_to {
+        body["redirect_to"] = json!(to);
+    }
+    Json(body)
 }
 
 /// Password step: a pending U2F login, or an enroll-only session.
 #[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest, responses(
     (status = 200, description = "login_id, challenge, registeredKeys (second_factor u2f) or session_token (second_factor none)"),
     (status = 401, description = "bad_credentials", body = super::ErrorBody),
-    (status = 403, description = "account_disabled", body = super::ErrorBody),
+    (status = 400, description = "invalid_request: unknown application, auth_token or redirect_uri in `for`", body = super::ErrorBody),
+    (status = 403, description = "account_disabled; enroll_only when a user without a key signs in for an application", body = super::ErrorBody),
     (status = 429, description = "rate_limited, with Retry-After", body = super::ErrorBody),
 ))]
 pub(super) async fn start(
@@ -69,7 +109,12 @@ pub(super) async fn start(
     ClientAddr(source): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<Value>> {
-    let outcome = counted(state.auth.password_login(&req.username, &req.password, source, unix_now()).await)?;
+    let outcome = counted(
+        state
+            .auth
+            .password_login(&req.username, &req.password, req.for_app.as_ref(), source, unix_now())
+            .await,
+    )?;
     let settings = &state.auth.settings;
     Ok(Json(match outcome {
         PasswordOutcome::EnrollOnly(session) => json!({
@@ -80,6 +125,16 @@ pub(super) async fn start(
             "expires_at": session.expires_at,
         }),
         PasswordOutcome::SecondFactor { login_id, challenge, key_handles } => json!({
+            "publicKey": {
+                "challenge": enc(&challenge),
+                "rpId": settings.rp_id,
+                "timeout": settings.challenge_ttl_secs.saturating_mul(1000),
+                "userVerification": "discouraged",
+                "allowCredentials": key_handles
+                    .iter()
+                    .map(|h| json!({ "type": "public-key", "id": enc(h) }))
+                    .collect::<Vec<_>>(),
+            },
             "login_id": login_id,
             "second_factor": "u2f",
             "appId": settings.rp_id,
@@ -95,7 +150,7 @@ pub(super) async fn start(
 
 /// Second step with a U2F authentication response.
 #[utoipa::path(post, path = "/api/v1/login/u2f", request_body = U2fFinish, responses(
-    (status = 200, description = "session_token, expires_at"),
+    (status = 200, description = "session_token, expires_at; redirect_to when the login was for an application"),
     (status = 400, description = "unknown_key, bad_client_data, bad_signature, invalid_request", body = super::ErrorBody),
     (status = 403, description = "possible_clone", body = super::ErrorBody),
     (status = 404, description = "unknown_login", body = super::ErrorBody),
@@ -110,18 +165,53 @@ pub(super) async fn finish_u2f(
     let key_handle = b64("keyHandle", &req.key_handle)?;
     let signature_data = b64("signatureData", &req.signature_data)?;
     let client_data = b64("clientData", &req.client_data)?;
-    let session = counted(
+    let success = counted(
         state
             .auth
             .finish_u2f(&req.login_id, &key_handle, &signature_data, &client_data, source, unix_now())
             .await,
     )?;
-    Ok(session_json(&session))
+    Ok(success_json(&success))
+}
+
+/// Second step in a browser: a WebAuthn assertion, checked by the same core
+/// and counter rule as the U2F answer.
+#[utoipa::path(post, path = "/api/v1/login/webauthn", request_body = WebAuthnFinish, responses(
+    (status = 200, description = "session_token, expires_at; redirect_to when the login was for an application"),
+    (status = 400, description = "unknown_key, bad_client_data, bad_signature, invalid_request", body = super::ErrorBody),
+    (status = 403, description = "possible_clone", body = super::ErrorBody),
+    (status = 404, description = "unknown_login", body = super::ErrorBody),
+    (status = 409, description = "challenge_used", body = super::ErrorBody),
+    (status = 410, description = "challenge_expired", body = super::ErrorBody),
+))]
+pub(super) async fn finish_webauthn(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    ApiJson(req): ApiJson<WebAuthnFinish>,
+) -> ApiResult<Json<Value>> {
+    let credential = &req.credential;
+    if credential.kind != "public-key" || credential.id != credential.raw_id {
+        return Err(Failure::from(AuthError::InvalidRequest(
+            "credential must be a public-key credential whose id equals rawId".to_owned(),
+        )));
+    }
+    let credential_id = b64("credential.rawId", &credential.raw_id)?;
+    let authenticator_data = b64("response.authenticatorData", &credential.response.authenticator_data)?;
+    let client_data_json = b64("response.clientDataJSON", &credential.response.client_data_json)?;
+    let signature = b64("response.signature", &credential.response.signature)?;
+    let assertion = WebAuthnAssertion {
+        credential_id: &credential_id,
+        authenticator_data: &authenticator_data,
+        client_data_json: &client_data_json,
+        signature: &signature,
+    };
+    let success = counted(state.auth.finish_webauthn(&req.login_id, &assertion, source, unix_now()).await)?;
+    Ok(success_json(&success))
 }
 
 /// Second step with a one-time recovery code.
 #[utoipa::path(post, path = "/api/v1/login/recovery", request_body = RecoveryFinish, responses(
-    (status = 200, description = "session_token, expires_at"),
+    (status = 200, description = "session_token, expires_at; redirect_to when the login was for an application"),
     (status = 401, description = "bad_credentials", body = super::ErrorBody),
 ))]
 pub(super) async fn finish_recovery(
@@ -129,6 +219,6 @@ pub(super) async fn finish_recovery(
     ClientAddr(source): ClientAddr,
     ApiJson(req): ApiJson<RecoveryFinish>,
 ) -> ApiResult<Json<Value>> {
-    let session = counted(state.auth.finish_recovery(&req.login_id, &req.code, source, unix_now()).await)?;
-    Ok(session_json(&session))
+    let success = counted(state.auth.finish_recovery(&req.login_id, &req.code, source, unix_now()).await)?;
+    Ok(success_json(&success))
 }

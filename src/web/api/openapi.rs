@@ -16,6 +16,7 @@ use crate::web::AppState;
         login::start,
         login::finish_u2f,
         login::finish_recovery,
+        login::finish_webauthn,
         keys::list,
         keys::register_start,
         keys::register_finish,
