@@ -24,6 +24,12 @@ pub enum OAuthErrorKind {
     TokenInvalid,
     /// 191: the dialog's redirect_uri is not registered for the app.
     RedirectUriNotRegistered,
+    /// 2500: a call about "me" without a user token.
+    ActiveTokenRequired,
+    /// 2: the database is unreachable; retry later (HTTP 503).
+    Unavailable,
+    /// 1 with HTTP 500: a fault on this side, never bad input.
+    Internal,
 }
 
 impl OAuthErrorKind {
@@ -38,6 +44,9 @@ impl OAuthErrorKind {
             Self::PasswordChanged => (190, Some(460)),
             Self::TokenInvalid => (190, Some(467)),
             Self::RedirectUriNotRegistered => (191, None),
+            Self::ActiveTokenRequired => (2500, None),
+            Self::Unavailable => (2, None),
+            Self::Internal => (1, None),
         }
     }
 
@@ -58,6 +67,21 @@ impl OAuthErrorKind {
             Self::RedirectUriNotRegistered => {
                 "URL Blocked: This redirect failed because the redirect URI is not whitelisted in the app's Client OAuth Settings."
             }
+            Self::ActiveTokenRequired => {
+                "An active access token must be used to query information about the current user."
+            }
+            Self::Unavailable => "Service temporarily unavailable. Please retry your request later.",
+            Self::Internal => "An unexpected error has occurred. Please retry your request later.",
+        }
+    }
+
+    /// The HTTP status: 400 for the caller's mistakes as Graph answers them,
+    /// 503 and 500 for trouble on this side.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::Unavailable => 503,
+            Self::Internal => 500,
+            _ => 400,
         }
     }
 }

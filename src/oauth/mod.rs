@@ -1,8 +1,10 @@
 //! Graph-style OAuth: the dialog, `/oauth/access_token`, `/oauth/client_code`,
-//! `/debug_token`, `/me`. This module holds the parts that need no database:
-//! error shapes, redirect rules, token formats and API version prefixes.
+//! `/debug_token`, `/me`. The submodules other than [`graph`] need no
+//! database: error shapes, redirect rules, token formats and API version
+//! prefixes; [`graph`] runs the token endpoints over the store.
 
 mod error;
+pub mod graph;
 mod redirect;
 mod token;
 

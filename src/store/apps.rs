@@ -180,6 +180,14 @@ impl Store {
             .await?)
     }
 
+    /// The application with this numeric id (a token's issuer).
+    pub async fn app_by_id(&self, id: i64) -> Result<Option<App>, StoreError> {
+        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// The application with this name.
     pub async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
         Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE name = $1"))

@@ -8,6 +8,8 @@ mod error;
 mod health;
 mod legacy;
 mod metrics;
+mod oauth;
+mod pages;
 
 use std::sync::Arc;
 
@@ -59,6 +61,8 @@ pub fn app(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(legacy::router())
         .merge(api::router())
+        .merge(oauth::router())
+        .merge(pages::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track))
