@@ -1,36 +1,25 @@
 """minifb 1.3, a real third-party client of the legacy REST API, against a
-running keygate: createToken, sign-in, getSession, a signed session call,
+running keygate: createToken, login.php completed over HTTP by python-fido2
+with the soft token (DESIGN §5), getSession, a signed session call,
 expireSession, and the ended session refused with error 102.
-
-The sign-in is `complete_login`: today the Rust side binds the auth_token
-through the store when asked over a file handshake (KEYGATE_LOGIN_DIR);
-a browser or python-fido2 driving login.php can take its place without
-touching the rest of the flow.
 """
 
 import os
-import pathlib
 import time
+from urllib.parse import urlencode
 
 import pytest
+import requests
 
 import minifb_py3
+from signin import KeyHolder
+from test_soft_token import Token
 
 SERVER = os.environ["KEYGATE_URL"]
 API_KEY = os.environ["KEYGATE_API_KEY"]
 SECRET = os.environ["KEYGATE_SECRET"]
 UID = int(os.environ["KEYGATE_UID"])
-
-
-def complete_login(auth_token):
-    """Signs the test user in for auth_token, as login.php would."""
-    handshake = pathlib.Path(os.environ["KEYGATE_LOGIN_DIR"])
-    (handshake / "auth_token.tmp").write_text(auth_token)
-    (handshake / "auth_token.tmp").rename(handshake / "auth_token")
-    deadline = time.monotonic() + 30
-    while not (handshake / "bound").exists():
-        assert time.monotonic() < deadline, "the login was not completed"
-        time.sleep(0.02)
+NEXT = os.environ["KEYGATE_NEXT"]
 
 
 @pytest.fixture
@@ -38,7 +27,25 @@ def fb():
     return minifb_py3.load(SERVER + "/restserver.php")
 
 
-def test_desktop_flow(fb):
+@pytest.fixture(scope="module")
+def alice(tmp_path_factory):
+    token = Token(tmp_path_factory.mktemp("token"), "udp").start()
+    holder = KeyHolder(SERVER, "alice", os.environ["KEYGATE_PASSWORD"], token)
+    holder.enroll()
+    yield holder
+    token.stop()
+
+
+def complete_login(alice, auth_token, **extra):
+    """What a person does at login.php: the page, then password and key."""
+    query = {"api_key": API_KEY, "auth_token": auth_token, **extra}
+    page = requests.get(SERVER + "/login.php?" + urlencode(query), timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"], page.text
+    assert "minifb" in page.text  # the page names the app asking
+    return alice.sign_in_for({"legacy": query})
+
+
+def test_desktop_flow(fb, alice):
     secret = fb.FacebookSecret(SECRET)
     auth_token = fb.call("facebook.auth.createToken", API_KEY, secret)
     assert isinstance(auth_token, str) and len(auth_token) == 32
@@ -47,7 +54,7 @@ def test_desktop_flow(fb):
         fb.call("facebook.auth.getSession", API_KEY, secret, auth_token=auth_token)
     assert refused.value.error_code == 100  # the login is not complete yet
 
-    complete_login(auth_token)
+    assert complete_login(alice, auth_token, next=NEXT + "/after") == NEXT + "/after"
     session = fb.call("facebook.auth.getSession", API_KEY, secret, auth_token=auth_token,
                       generate_session_secret=1)
     assert session["uid"] == UID
@@ -81,3 +88,28 @@ def test_desktop_flow(fb):
     with pytest.raises(fb.FacebookError) as forged:
         fb.call("facebook.auth.createToken", API_KEY, fb.FacebookSecret("0" * 32))
     assert forged.value.error_code == 104
+
+
+def test_login_php_refuses_what_it_cannot_bind(fb, alice):
+    secret = fb.FacebookSecret(SECRET)
+    auth_token = fb.call("facebook.auth.createToken", API_KEY, secret)
+    # next on a host the app did not register: the done page instead.
+    assert complete_login(alice, auth_token, next="https://evil.example/x") == "/login.php/done"
+    assert "close this window" in requests.get(SERVER + "/login.php/done", timeout=10).text
+    # The token is bound now: a second sign-in for it is refused at once.
+    again = alice.start({"legacy": {"api_key": API_KEY, "auth_token": auth_token}})
+    assert again.status_code == 400 and again.json()["error"]["code"] == "invalid_request"
+    unknown = alice.start({"legacy": {"api_key": API_KEY, "auth_token": "0" * 32}})
+    assert unknown.status_code == 400, unknown.text
+    page = requests.get(SERVER + "/login.php?" + urlencode({"api_key": "nope", "auth_token": auth_token}), timeout=10)
+    assert page.status_code == 400 and "Unknown application" in page.text
+    # Extended permissions granted at sign-in can be revoked one by one.
+    auth_token = fb.call("facebook.auth.createToken", API_KEY, secret)
+    complete_login(alice, auth_token, req_perms="email,offline_access")
+    session = fb.call("facebook.auth.getSession", API_KEY, secret, auth_token=auth_token)
+    assert fb.call("facebook.auth.revokeExtendedPermission", API_KEY, secret,
+                   session_key=session["session_key"], perm="email") is True
+    assert fb.call("facebook.auth.revokeAuthorization", API_KEY, secret, session_key=session["session_key"]) is True
+    with pytest.raises(fb.FacebookError) as ended:
+        fb.call("facebook.users.getLoggedInUser", API_KEY, secret, session_key=session["session_key"])
+    assert ended.value.error_code == 102
