@@ -36,6 +36,8 @@ pub struct AppOptions {
     pub allowed_ips: Option<String>,
     /// Calls per minute.
     pub rate_limit: Option<u32>,
+    /// JSON array of registered redirect URIs.
+    pub redirect_uris: Option<String>,
 }
 
 /// Registers an app the way `keygate app add` does.
@@ -44,12 +46,13 @@ pub async fn register(state: &AppState, name: &str, options: AppOptions) -> Test
     let secret = random_hex(16);
     let sealed = state.server_key.seal(secret.as_bytes(), &context::app_secret(&api_key));
     let allowed = options.allowed_ips.unwrap_or_else(|| "[]".to_owned());
+    let redirect_uris = options.redirect_uris.unwrap_or_else(|| "[]".to_owned());
     let new = NewApp {
         name,
         api_key: &api_key,
         secret_sealed: &sealed,
         desktop: options.desktop,
-        redirect_uris: "[]",
+        redirect_uris: &redirect_uris,
         allowed_ips: &allowed,
         rate_limit_per_min: options.rate_limit,
     };
