@@ -40,7 +40,7 @@ pub(crate) fn page(status: StatusCode, title: &str, body: Markup) -> Response {
                 script src={ "/assets/keygate.js?v=" (asset_version(SCRIPT)) } defer {}
             }
             body {
-                header.brand { span.logo aria-hidden="true" { "⚿" } " keygate" }
+                header.brand { (logo()) " keygate" }
                 (body)
             }
         }
@@ -50,6 +50,15 @@ pub(crate) fn page(status: StatusCode, title: &str, body: Markup) -> Response {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     security_headers(headers);
     response
+}
+
+/// A key drawn inline: no font carries a key glyph everywhere, and an
+/// inline SVG needs no request.
+fn logo() -> Markup {
+    maud::PreEscaped(
+        r#"<svg class="logo" aria-hidden="true" viewBox="0 0 24 24" width="22" height="22"><circle cx="8" cy="12" r="5" fill="none" stroke="currentColor" stroke-width="2.5"/><path d="M13 12h9m-3 0v4m-3-4v3" fill="none" stroke="currentColor" stroke-width="2.5" stroke-linecap="round"/></svg>"#
+            .to_owned(),
+    )
 }
 
 /// The headers of every page.

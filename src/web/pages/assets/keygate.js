@@ -110,6 +110,7 @@
         say("key-error", "The key was not touched in time, or the request was cancelled.");
       } else if (error.code === "possible_clone") {
         say("key-error", "This key was refused: its signature counter went backwards, so it may have been copied. Contact your administrator.");
+        return; // Trying the same key again cannot help.
       } else if (error.code === "unknown_key") {
         say("key-error", "This key is not registered for your account. Try another key.");
       } else if (error.code === "challenge_expired" || error.code === "unknown_login" || error.code === "challenge_used") {
