@@ -42,7 +42,7 @@ impl Auth {
         }
         let challenge = secrets::random_bytes(32);
         let id = URL_SAFE_NO_PAD.encode(&challenge);
-        let ceremony = Ceremony::Register { session_id: caller.session.id };
+        let ceremony = Ceremony::Register { session_id: caller.session.id, webauthn_state: None };
         self.open_challenge(&id, caller.user.id, ceremony, &challenge, now).await?;
         Ok(RegisterStart { challenge, key_handles: keys.into_iter().map(|k| k.key_handle).collect() })
     }
@@ -174,7 +174,7 @@ impl Auth {
 }
 
 /// A label: trimmed, non-empty, short, printable.
-fn check_label(name: &str) -> Result<String, AuthError> {
+pub(crate) fn check_label(name: &str) -> Result<String, AuthError> {
     let label = name.trim();
     if label.is_empty() || label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control) {
         return Err(AuthError::InvalidRequest(format!(

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod login;
 pub mod recovery;
 pub mod session;
+pub mod webauthn;
 
 use std::net::IpAddr;
 
@@ -83,6 +84,8 @@ pub(crate) enum Ceremony<'a> {
     Register {
         /// The session enrolling.
         session_id: i64,
+        /// webauthn-rs's serialised registration state, for browsers.
+        webauthn_state: Option<&'a str>,
     },
 }
 
@@ -189,9 +192,11 @@ impl Auth {
         challenge: &[u8],
         now: i64,
     ) -> Result<(), StoreError> {
-        let (purpose, session_id, for_app) = match ceremony {
-            Ceremony::Login { for_app } => (ChallengePurpose::Login, None, for_app),
-            Ceremony::Register { session_id } => (ChallengePurpose::Register, Some(session_id), None),
+        let (purpose, session_id, for_app, state) = match ceremony {
+            Ceremony::Login { for_app } => (ChallengePurpose::Login, None, for_app, None),
+            Ceremony::Register { session_id, webauthn_state } => {
+                (ChallengePurpose::Register, Some(session_id), None, webauthn_state)
+            }
         };
         let new = NewChallenge {
             id,
@@ -200,7 +205,7 @@ impl Auth {
             session_id,
             challenge,
             for_app,
-            state: None,
+            state,
             expires_at: now.saturating_add(self.settings.challenge_ttl_secs),
         };
         self.store.create_challenge(&new, now).await.map(drop)

@@ -141,6 +141,20 @@ impl TrustRoots {
         Ok(TrustRoots { roots })
     }
 
+    /// Checks that one of these roots issued `cert`; returns that root's
+    /// subject.
+    pub fn check_issued(&self, cert: &AttestationCertificate) -> Result<String, VerifyError> {
+        let issuer = &cert.cert.tbs_certificate.issuer;
+        let mut last_err = None;
+        for root in self.roots.iter().filter(|root| root.tbs_certificate.subject == *issuer) {
+            match cert.verify_issued_by(&root.tbs_certificate.subject_public_key_info) {
+                Ok(()) => return Ok(root.tbs_certificate.subject.to_string()),
+                Err(err) => last_err = Some(err),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| VerifyError::UntrustedAttestation { issuer: issuer.to_string() }))
+    }
+
     /// Adds one DER certificate.
     pub fn add_der(&mut self, der: &[u8]) -> Result<(), VerifyError> {
         let root =
@@ -275,18 +289,8 @@ pub fn verify_attestation(
     let Some(roots) = roots else {
         return Ok(Attestation { trust: AttestationTrust::Verified, subject });
     };
-    let issuer = &cert.cert.tbs_certificate.issuer;
-    let mut last_err = None;
-    for root in roots.roots.iter().filter(|root| root.tbs_certificate.subject == *issuer) {
-        match cert.verify_issued_by(&root.tbs_certificate.subject_public_key_info) {
-            Ok(()) => {
-                let root_subject = root.tbs_certificate.subject.to_string();
-                return Ok(Attestation { trust: AttestationTrust::TrustedCa { root_subject }, subject });
-            }
-            Err(err) => last_err = Some(err),
-        }
-    }
-    Err(last_err.unwrap_or_else(|| VerifyError::UntrustedAttestation { issuer: issuer.to_string() }))
+    let root_subject = roots.check_issued(&cert)?;
+    Ok(Attestation { trust: AttestationTrust::TrustedCa { root_subject }, subject })
 }
 
 /// The length of the DER element (tag, length and content) at the start of

@@ -184,6 +184,13 @@ pub enum VerifyError {
         /// The flags byte received.
         flags: u8,
     },
+    /// webauthn-rs refused a browser registration (attestation statement,
+    /// authenticator data, algorithm).
+    #[error("registration refused by the WebAuthn checks: {reason}")]
+    WebAuthnRegistration {
+        /// webauthn-rs's account of the problem.
+        reason: String,
+    },
 }
 
 impl VerifyError {

@@ -19,6 +19,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/keys", get(list))
         .route("/api/v1/keys/register/start", post(register_start))
         .route("/api/v1/keys/register/finish", post(register_finish))
+        .route("/api/v1/keys/webauthn/register/start", post(webauthn_register_start))
+        .route("/api/v1/keys/webauthn/register/finish", post(webauthn_register_finish))
         .route("/api/v1/keys/{id}", patch(rename).delete(remove))
         .route("/api/v1/recovery-codes", post(recovery_codes))
 }
@@ -30,6 +32,15 @@ pub(super) struct RegisterFinish {
     registration_data: String,
     #[serde(rename = "clientData")]
     client_data: String,
+    name: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WebAuthnRegisterFinish {
+    /// `PublicKeyCredential.toJSON()` of the new credential.
+    #[schema(value_type = Object)]
+    credential: Value,
     name: String,
 }
 
@@ -104,6 +115,41 @@ pub(super) async fn register_finish(
         .auth
         .register_finish(&caller, &registration_data, &client_data, &req.name, source, unix_now())
         .await?;
+    let mut body = key_json(&done.credential);
+    if let (Some(codes), Some(obj)) = (done.recovery_codes, body.as_object_mut()) {
+        obj.insert("recovery_codes".into(), json!(codes));
+    }
+    Ok(Json(body))
+}
+
+/// Starts registering a security key from a browser (WebAuthn).
+#[utoipa::path(post, path = "/api/v1/keys/webauthn/register/start", security(("bearer" = [])), responses(
+    (status = 200, description = "{publicKey}: creation options for PublicKeyCredential.parseCreationOptionsFromJSON"),
+    (status = 401, description = "unauthorized", body = super::ErrorBody),
+    (status = 403, description = "enroll_only", body = super::ErrorBody),
+))]
+pub(super) async fn webauthn_register_start(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(state.auth.webauthn_register_start(&caller, unix_now()).await?))
+}
+
+/// Finishes a browser registration; the first key comes with recovery_codes.
+#[utoipa::path(post, path = "/api/v1/keys/webauthn/register/finish", security(("bearer" = [])), request_body = WebAuthnRegisterFinish, responses(
+    (status = 200, description = "the key, plus recovery_codes for the first key"),
+    (status = 400, description = "bad_client_data, bad_signature, invalid_request", body = super::ErrorBody),
+))]
+pub(super) async fn webauthn_register_finish(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    caller: Caller,
+    ApiJson(req): ApiJson<WebAuthnRegisterFinish>,
+) -> ApiResult<Json<Value>> {
+    let credential = serde_json::from_value(req.credential)
+        .map_err(|e| AuthError::InvalidRequest(format!("credential is not a registration response: {e}")))?;
+    let done =
+        state.auth.webauthn_register_finish(&caller, &credential, &req.name, source, unix_now()).await?;
     let mut body = key_json(&done.credential);
     if let (Some(codes), Some(obj)) = (done.recovery_codes, body.as_object_mut()) {
         obj.insert("recovery_codes".into(), json!(codes));

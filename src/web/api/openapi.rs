@@ -20,6 +20,8 @@ use crate::web::AppState;
         keys::list,
         keys::register_start,
         keys::register_finish,
+        keys::webauthn_register_start,
+        keys::webauthn_register_finish,
         keys::rename,
         keys::remove,
         keys::recovery_codes,

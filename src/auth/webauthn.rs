@@ -1,0 +1,242 @@
+//! Registering a key from a browser with WebAuthn. webauthn-rs builds the
+//! creation options and checks the attestation statement (`fido-u2f`,
+//! `packed`); its ceremony state is kept in the challenges table so any
+//! instance can finish it. keygate's own attestation policy is applied on
+//! top, and only credentials that also work over raw U2F are accepted
+//! (ES256, id ≤ 255 bytes, no credProtect above level 1): they are stored
+//! exactly like a key enrolled by `keygate key enroll`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+use webauthn_rs_core::WebauthnCore;
+use webauthn_rs_core::proto::{
+    AttestationConveyancePreference, AuthenticatorAttachment, COSEAlgorithm, COSEKeyType, Credential,
+    CredentialProtectionPolicy, ExtnState, RegisterPublicKeyCredential, RegistrationState,
+    SerialisableAttestationData, UserVerificationPolicy,
+};
+
+use super::keys::{Registered, check_label};
+use super::session::Caller;
+use super::{Auth, AuthError, Ceremony};
+use crate::store::{ChallengePurpose, NewCredential, StoreError};
+use crate::verify::{AttestationCertificate, AttestationPolicy, ClientData, VerifyError};
+
+/// The longest credential id a U2F key handle can carry (its length byte).
+pub const MAX_CREDENTIAL_ID_LEN: usize = 255;
+
+impl Auth {
+    fn webauthn_core(&self) -> Result<WebauthnCore, AuthError> {
+        let origins = self
+            .settings
+            .origins
+            .iter()
+            .map(|o| {
+                url::Url::parse(o)
+                    .map_err(|e| AuthError::InvalidRequest(format!("configured origin {o}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let timeout = Duration::from_secs(u64::try_from(self.settings.challenge_ttl_secs).unwrap_or(120));
+        Ok(WebauthnCore::new_unsafe_experts_only(
+            "keygate",
+            &self.settings.rp_id,
+            origins,
+            timeout,
+            None,
+            None,
+        ))
+    }
+
+    /// Creation options for a new security key: cross-platform, user
+    /// presence only, ES256 only, direct attestation, the user's keys
+    /// excluded. Returns the `{publicKey}` JSON for the browser.
+    pub async fn webauthn_register_start(&self, caller: &Caller, now: i64) -> Result<Value, AuthError> {
+        let keys = self.store.credentials_for_user(caller.user.id).await?;
+        if caller.is_enroll_only() && !keys.is_empty() {
+            return Err(AuthError::EnrollOnly);
+        }
+        let core = self.webauthn_core()?;
+        let user = &caller.user;
+        let display = user.display_name.clone().unwrap_or_else(|| user.name.clone());
+        let builder = core
+            .new_challenge_register_builder(&user.id.to_be_bytes(), &user.name, &display)
+            .map_err(webauthn_error)?
+            .attestation(AttestationConveyancePreference::Direct)
+            .user_verification_policy(UserVerificationPolicy::Discouraged_DO_NOT_USE)
+            .credential_algorithms(vec![COSEAlgorithm::ES256])
+            .authenticator_attachment(Some(AuthenticatorAttachment::CrossPlatform))
+            .require_resident_key(false)
+            .exclude_credentials(Some(keys.into_iter().map(|k| k.key_handle).collect()));
+        let (options, state) = core.generate_challenge_register(builder).map_err(webauthn_error)?;
+        let challenge: Vec<u8> = options.public_key.challenge.to_vec();
+        let state = serde_json::to_string(&state).map_err(|e| AuthError::InvalidRequest(e.to_string()))?;
+        let id = URL_SAFE_NO_PAD.encode(&challenge);
+        let ceremony = Ceremony::Register { session_id: caller.session.id, webauthn_state: Some(&state) };
+        self.open_challenge(&id, caller.user.id, ceremony, &challenge, now).await?;
+        serde_json::to_value(&options).map_err(|e| AuthError::InvalidRequest(e.to_string()))
+    }
+
+    /// Checks a browser's registration against the pending ceremony, applies
+    /// the attestation policy and the U2F-compatibility rules, and stores
+    /// the key; the first key comes with recovery codes.
+    pub async fn webauthn_register_finish(
+        &self,
+        caller: &Caller,
+        credential: &RegisterPublicKeyCredential,
+        name: &str,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<Registered, AuthError> {
+        let label = check_label(name)?;
+        let who = Some((caller.user.id, caller.user.name.as_str()));
+        let client_data = ClientData::parse_webauthn(&credential.response.client_data_json)
+            .map_err(AuthError::BadClientData)?;
+        let pending = match self.store.challenge(&client_data.challenge).await? {
+            Some(c)
+                if c.purpose == ChallengePurpose::Register
+                    && c.user_id == caller.user.id
+                    && c.session_id == Some(caller.session.id) =>
+            {
+                c
+            }
+            _ => return Err(AuthError::UnknownLogin),
+        };
+        if pending.used_at.is_some() {
+            return Err(AuthError::ChallengeUsed);
+        }
+        if pending.expires_at <= now {
+            return Err(AuthError::ChallengeExpired);
+        }
+        let state: RegistrationState = pending
+            .state
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or(AuthError::UnknownLogin)?;
+        let checked = self
+            .webauthn_core()
+            .and_then(|core| core.register_credential(credential, &state, None).map_err(webauthn_error))
+            .and_then(|registered| self.u2f_compatible(registered));
+        let (registered, public_key, attestation_subject) = match checked {
+            Ok(found) => found,
+            Err(e) => {
+                self.audit(who, "enroll_failed", &e.to_string(), Some(source), now).await;
+                return Err(e);
+            }
+        };
+        super::login::consume(&self.store, &pending.id, now).await?;
+        let first = self.store.credential_count(caller.user.id).await? == 0;
+        if caller.is_enroll_only() && !first {
+            return Err(AuthError::EnrollOnly);
+        }
+        let transports = registered
+            .transports
+            .as_ref()
+            .map(|list| list.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","))
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "usb".to_owned());
+        let stored = serde_json::to_string(&registered).ok();
+        let new = NewCredential {
+            user_id: caller.user.id,
+            rp_id: &self.settings.rp_id,
+            key_handle: registered.cred_id.as_ref(),
+            public_key: &public_key,
+            counter: registered.counter,
+            label: &label,
+            attestation_subject: attestation_subject.as_deref(),
+            transports: &transports,
+            webauthn: stored.as_deref(),
+        };
+        let credential = match self.store.add_credential(&new, now).await {
+            Err(StoreError::Conflict(_)) => {
+                return Err(AuthError::InvalidRequest("this key is already registered".into()));
+            }
+            other => other?,
+        };
+        let recovery_codes =
+            if first { Some(self.new_recovery_codes(caller.user.id, now).await?) } else { None };
+        let detail = format!(
+            "key {} ({}) registered in a browser, {:?} attestation by {}",
+            credential.id,
+            label,
+            registered.attestation_format,
+            attestation_subject.as_deref().unwrap_or("-")
+        );
+        self.audit(who, "key_enrolled", &detail, Some(source), now).await;
+        Ok(Registered { credential, recovery_codes })
+    }
+
+    /// The checks that keep a WebAuthn credential usable over raw U2F, and
+    /// the configured attestation policy; returns the SEC1 public key and
+    /// the attestation subject.
+    fn u2f_compatible(
+        &self,
+        registered: Credential,
+    ) -> Result<(Credential, Vec<u8>, Option<String>), AuthError> {
+        let refuse = |m: String| AuthError::InvalidRequest(m);
+        if registered.cred_id.len() > MAX_CREDENTIAL_ID_LEN {
+            return Err(refuse(format!(
+                "credential id of {} bytes: a U2F key handle holds at most {MAX_CREDENTIAL_ID_LEN}",
+                registered.cred_id.len()
+            )));
+        }
+        let protected = match &registered.extensions.cred_protect {
+            ExtnState::Set(p) | ExtnState::Unsolicited(p) => Some(*p),
+            _ => None,
+        };
+        if protected.is_some_and(|p| p != CredentialProtectionPolicy::UserVerificationOptional) {
+            return Err(refuse("credProtect above level 1 would hide the key from U2F sign-in".into()));
+        }
+        let public_key = match (&registered.cred.type_, &registered.cred.key) {
+            (COSEAlgorithm::ES256, COSEKeyType::EC_EC2(ec)) if ec.x.len() == 32 && ec.y.len() == 32 => {
+                let mut sec1 = Vec::with_capacity(65);
+                sec1.push(0x04);
+                sec1.extend_from_slice(&ec.x);
+                sec1.extend_from_slice(&ec.y);
+                sec1
+            }
+            (alg, _) => return Err(refuse(format!("only ES256 (P-256) keys are accepted, not {alg:?}"))),
+        };
+        self.credential_key(&public_key).map_err(AuthError::BadSignature)?;
+        let serialisable: SerialisableAttestationData = registered.attestation.data.clone().into();
+        let chain = match serialisable {
+            SerialisableAttestationData::Basic(chain) | SerialisableAttestationData::AttCa(chain) => chain,
+            _ => Vec::new(),
+        };
+        let subject = self.attestation_trust(chain.first().map(Vec::as_slice))?;
+        Ok((registered, public_key, subject))
+    }
+
+    /// Applies the configured policy to the attestation certificate whose
+    /// signature webauthn-rs has verified.
+    fn attestation_trust(&self, leaf: Option<&[u8]>) -> Result<Option<String>, AuthError> {
+        let policy = &self.settings.attestation;
+        let Some(leaf) = leaf else {
+            return match policy {
+                AttestationPolicy::None => Ok(None),
+                _ => Err(AuthError::BadSignature(VerifyError::WebAuthnRegistration {
+                    reason: "the key sent no attestation certificate, which the attestation policy requires"
+                        .into(),
+                })),
+            };
+        };
+        let cert = AttestationCertificate::parse(leaf).map_err(AuthError::BadSignature)?;
+        if let AttestationPolicy::TrustedCa(roots) = policy {
+            roots.check_issued(&cert).map_err(AuthError::BadSignature)?;
+        }
+        Ok(Some(cert.subject()))
+    }
+}
+
+fn webauthn_error(e: webauthn_rs_core::error::WebauthnError) -> AuthError {
+    use webauthn_rs_core::error::WebauthnError as W;
+    let reason = format!("{e:?}");
+    match e {
+        W::InvalidClientDataType | W::MismatchedChallenge | W::InvalidRPOrigin | W::ParseJSONFailure(_) => {
+            AuthError::BadClientData(VerifyError::ClientDataSyntax { reason })
+        }
+        _ => AuthError::BadSignature(VerifyError::WebAuthnRegistration { reason }),
+    }
+}
