@@ -82,6 +82,10 @@ pub struct ImportCredentialArgs {
     /// The token's state file (created when missing).
     #[arg(long, value_name = "FILE")]
     pub state: PathBuf,
+    /// The relying party, for credentials without an `rpId` (those of
+    /// Chromium's `u2f` virtual authenticator).
+    #[arg(long, value_name = "ID")]
+    pub rp_id: Option<String>,
 }
 
 pub(super) async fn run(cmd: SoftTokenCommand) -> Result<(), CliError> {
@@ -185,7 +189,8 @@ fn import(args: &ImportCredentialArgs) -> Result<(), CliError> {
         Some(state) => state,
         None => TokenState::generate(&mut OsRng, attestation()),
     };
-    let count = credential::import(&mut state, &input).map_err(|e| CliError::other(e.to_string()))?;
+    let count = credential::import(&mut state, &input, args.rp_id.as_deref())
+        .map_err(|e| CliError::other(e.to_string()))?;
     file::save(&args.state, &state).context("cannot save the token state")?;
     eprintln!("imported {count} credential(s) into {}", args.state.display());
     Ok(())

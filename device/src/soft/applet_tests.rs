@@ -138,7 +138,7 @@ fn an_exported_credential_imported_elsewhere_answers_like_the_original() {
 
     let mut b = applet(Presence::Auto);
     let mut state = b.state().clone();
-    import(&mut state, &serde_json::to_string(&exported).unwrap()).unwrap();
+    import(&mut state, &serde_json::to_string(&exported).unwrap(), None).unwrap();
     b = Applet::new(state, Presence::Auto).unwrap();
     let (out, sw, _) = send(&mut b, ins::AUTHENTICATE, 3, auth_data([5; 32], app, &handle));
     assert_eq!(sw, StatusWord::NO_ERROR);

@@ -48,6 +48,9 @@ pub enum CredentialError {
     /// Only non-resident (server-side) credentials have a U2F equivalent.
     #[error("resident credentials cannot be used over U2F")]
     Resident,
+    /// The credential names no RP ID and none was given.
+    #[error("the credential has no rpId: name the relying party (--rp-id)")]
+    MissingRpId,
 }
 
 /// CDP's `WebAuthn.Credential`, the fields U2F needs.
@@ -59,8 +62,10 @@ pub struct CdpCredential {
     /// Whether it is a discoverable credential; U2F ones never are.
     #[serde(default)]
     pub is_resident_credential: bool,
-    /// The relying party id.
-    pub rp_id: String,
+    /// The relying party id; Chromium leaves it out for credentials of its
+    /// `u2f` virtual authenticator, which know only the RP ID's hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rp_id: Option<String>,
     /// PKCS#8 DER private key, standard base64.
     pub private_key: String,
     /// The signature counter.
@@ -96,15 +101,20 @@ pub fn export(state: &TokenState, rp_id: &str, key_handle: &[u8]) -> Result<CdpC
     Ok(CdpCredential {
         credential_id: STANDARD.encode(key_handle),
         is_resident_credential: false,
-        rp_id: rp_id.to_owned(),
+        rp_id: Some(rp_id.to_owned()),
         private_key: STANDARD.encode(der.as_bytes()),
         sign_count: state.counter,
     })
 }
 
 /// Parses what `WebAuthn.getCredentials` returns (one credential, or the
-/// whole `{"credentials": [...]}` result) and adds each to `state`.
-pub fn import(state: &mut TokenState, json: &str) -> Result<usize, CredentialError> {
+/// whole `{"credentials": [...]}` result) and adds each to `state`;
+/// `default_rp_id` serves credentials that carry no `rpId`.
+pub fn import(
+    state: &mut TokenState,
+    json: &str,
+    default_rp_id: Option<&str>,
+) -> Result<usize, CredentialError> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Input {
@@ -122,7 +132,10 @@ pub fn import(state: &mut TokenState, json: &str) -> Result<usize, CredentialErr
         }
         let imported = ImportedCredential {
             credential_id: decode_base64("credentialId", &credential.credential_id)?,
-            rp_id: credential.rp_id,
+            rp_id: credential
+                .rp_id
+                .or_else(|| default_rp_id.map(str::to_owned))
+                .ok_or(CredentialError::MissingRpId)?,
             private_key: Secret::new(decode_base64("privateKey", &credential.private_key)?),
         };
         state.import(imported, credential.sign_count)?;
