@@ -25,6 +25,9 @@ pub enum AuthError {
     /// Missing, unknown or expired session token.
     #[error("missing or invalid session token")]
     Unauthorized,
+    /// A cookie-authenticated change without the page's CSRF token.
+    #[error("missing or wrong CSRF token: reload the page and try again")]
+    Csrf,
     /// The session may only enroll a first key.
     #[error("this session may only enroll a first security key")]
     EnrollOnly,
@@ -87,6 +90,7 @@ impl AuthError {
             Self::AccountDisabled => "account_disabled",
             Self::Unauthorized => "unauthorized",
             Self::EnrollOnly => "enroll_only",
+            Self::Csrf => "csrf_failed",
             Self::UnknownLogin => "unknown_login",
             Self::ChallengeExpired => "challenge_expired",
             Self::ChallengeUsed => "challenge_used",

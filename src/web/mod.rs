@@ -4,6 +4,7 @@
 
 mod api;
 mod client;
+pub mod cookies;
 mod error;
 mod health;
 mod legacy;

@@ -1,7 +1,7 @@
 //! Password change, sessions and logout.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -84,7 +84,12 @@ pub(super) async fn revoke(
 #[utoipa::path(post, path = "/api/v1/logout", security(("bearer" = [])), responses(
     (status = 204, description = "logged out"),
 ))]
-pub(super) async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<(StatusCode, HeaderMap)> {
     state.auth.logout(&caller).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut headers = HeaderMap::new();
+    crate::web::cookies::clear_session(&mut headers, state.config.origin.starts_with("https://"));
+    Ok((StatusCode::NO_CONTENT, headers))
 }

@@ -1,6 +1,8 @@
 //! `POST /api/v1/login`, `/login/u2f`, `/login/recovery`.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -9,9 +11,9 @@ use serde_json::{Value, json};
 use super::{ApiJson, ApiResult, Failure, b64, enc};
 use crate::auth::AuthError;
 use crate::auth::app_request::AppRequest;
-use crate::auth::login::{LoginSuccess, PasswordOutcome, WebAuthnAssertion};
+use crate::auth::login::{IssuedSession, LoginSuccess, PasswordOutcome, WebAuthnAssertion};
 use crate::clock::unix_now;
-use crate::web::{AppState, ClientAddr};
+use crate::web::{AppState, ClientAddr, cookies};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -87,13 +89,30 @@ fn counted<T>(result: Result<T, AuthError>) -> Result<T, Failure> {
     })
 }
 
-fn success_json(success: &LoginSuccess) -> Json<Value> {
-    let mut body =
-        json!({ "session_token": success.session.token, "expires_at": success.session.expires_at });
+fn success_json(state: &AppState, headers: &HeaderMap, success: &LoginSuccess) -> Response {
+    let mut body = json!({ "expires_at": success.session.expires_at });
     if let Some(to) = &success.redirect_to {
         body["redirect_to"] = json!(to);
     }
-    Json(body)
+    with_session(state, headers, body, &success.session)
+}
+
+/// A page (it sent the CSRF token) gets the session as an HttpOnly cookie
+/// and never sees the token; other clients get it in the body.
+fn with_session(state: &AppState, headers: &HeaderMap, mut body: Value, session: &IssuedSession) -> Response {
+    if !cookies::csrf_ok(headers) {
+        body["session_token"] = json!(session.token);
+        return Json(body).into_response();
+    }
+    let mut response = Json(body).into_response();
+    let max_age = session.expires_at - unix_now();
+    cookies::set_session(
+        response.headers_mut(),
+        &session.token,
+        max_age,
+        state.config.origin.starts_with("https://"),
+    );
+    response
 }
 
 /// Password step: a pending U2F login, or an enroll-only session.
@@ -107,8 +126,9 @@ fn success_json(success: &LoginSuccess) -> Json<Value> {
 pub(super) async fn start(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let outcome = counted(
         state
             .auth
@@ -116,15 +136,19 @@ pub(super) async fn start(
             .await,
     )?;
     let settings = &state.auth.settings;
-    Ok(Json(match outcome {
-        PasswordOutcome::EnrollOnly(session) => json!({
-            "second_factor": "none",
-            "appId": settings.rp_id,
-            "origin": settings.origin(),
-            "session_token": session.token,
-            "expires_at": session.expires_at,
-        }),
-        PasswordOutcome::SecondFactor { login_id, challenge, key_handles } => json!({
+    Ok(match outcome {
+        PasswordOutcome::EnrollOnly(session) => with_session(
+            &state,
+            &headers,
+            json!({
+                "second_factor": "none",
+                "appId": settings.rp_id,
+                "origin": settings.origin(),
+                "expires_at": session.expires_at,
+            }),
+            &session,
+        ),
+        PasswordOutcome::SecondFactor { login_id, challenge, key_handles } => Json(json!({
             "publicKey": {
                 "challenge": enc(&challenge),
                 "rpId": settings.rp_id,
@@ -144,8 +168,9 @@ pub(super) async fn start(
                 .iter()
                 .map(|h| json!({ "version": "U2F_V2", "keyHandle": enc(h), "appId": settings.rp_id }))
                 .collect::<Vec<_>>(),
-        }),
-    }))
+        }))
+        .into_response(),
+    })
 }
 
 /// Second step with a U2F authentication response.
@@ -160,8 +185,9 @@ pub(super) async fn start(
 pub(super) async fn finish_u2f(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<U2fFinish>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let key_handle = b64("keyHandle", &req.key_handle)?;
     let signature_data = b64("signatureData", &req.signature_data)?;
     let client_data = b64("clientData", &req.client_data)?;
@@ -171,7 +197,7 @@ pub(super) async fn finish_u2f(
             .finish_u2f(&req.login_id, &key_handle, &signature_data, &client_data, source, unix_now())
             .await,
     )?;
-    Ok(success_json(&success))
+    Ok(success_json(&state, &headers, &success))
 }
 
 /// Second step in a browser: a WebAuthn assertion, checked by the same core
@@ -187,8 +213,9 @@ pub(super) async fn finish_u2f(
 pub(super) async fn finish_webauthn(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<WebAuthnFinish>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let credential = &req.credential;
     if credential.kind != "public-key" || credential.id != credential.raw_id {
         return Err(Failure::from(AuthError::InvalidRequest(
@@ -206,7 +233,7 @@ pub(super) async fn finish_webauthn(
         signature: &signature,
     };
     let success = counted(state.auth.finish_webauthn(&req.login_id, &assertion, source, unix_now()).await)?;
-    Ok(success_json(&success))
+    Ok(success_json(&state, &headers, &success))
 }
 
 /// Second step with a one-time recovery code.
@@ -217,8 +244,9 @@ pub(super) async fn finish_webauthn(
 pub(super) async fn finish_recovery(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<RecoveryFinish>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let success = counted(state.auth.finish_recovery(&req.login_id, &req.code, source, unix_now()).await)?;
-    Ok(success_json(&success))
+    Ok(success_json(&state, &headers, &success))
 }

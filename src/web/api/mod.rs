@@ -19,7 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, cookies};
 use crate::auth::AuthError;
 use crate::auth::session::Caller;
 
@@ -70,9 +70,10 @@ impl From<AuthError> for Failure {
         let status = match &e {
             AuthError::BadCredentials | AuthError::Unauthorized => StatusCode::UNAUTHORIZED,
             AuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AuthError::AccountDisabled | AuthError::EnrollOnly | AuthError::PossibleClone { .. } => {
-                StatusCode::FORBIDDEN
-            }
+            AuthError::AccountDisabled
+            | AuthError::EnrollOnly
+            | AuthError::Csrf
+            | AuthError::PossibleClone { .. } => StatusCode::FORBIDDEN,
             AuthError::UnknownLogin | AuthError::NotFound(_) => StatusCode::NOT_FOUND,
             AuthError::ChallengeExpired => StatusCode::GONE,
             AuthError::ChallengeUsed | AuthError::LastKey => StatusCode::CONFLICT,
@@ -150,14 +151,25 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
+        let bearer = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or(AuthError::Unauthorized)?;
+            .filter(|t| !t.is_empty() && t.len() <= 256);
+        let token = match bearer {
+            Some(token) => token,
+            None => {
+                // A browser: its session cookie, and for changes the CSRF token.
+                let token =
+                    cookies::get(&parts.headers, cookies::SESSION_COOKIE).ok_or(AuthError::Unauthorized)?;
+                if cookies::changes_state(&parts.method) && !cookies::csrf_ok(&parts.headers) {
+                    return Err(AuthError::Csrf.into());
+                }
+                token
+            }
+        };
         Ok(state.auth.authenticate(token, crate::clock::unix_now()).await?)
     }
 }

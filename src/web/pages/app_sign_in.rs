@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use maud::{Markup, html};
 
-use super::{error_page, page};
+use super::{Csrf, error_page, page, page_with_csrf};
 use crate::auth::AuthError;
 use crate::auth::app_request::{AppRequest, LegacyRequest, OauthRequest, registered_uris};
 use crate::clock::unix_now;
@@ -33,7 +33,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/{version}/dialog/oauth", get(versioned_dialog))
 }
 
-async fn login_php(State(state): State<AppState>, Query(q): QueryMap) -> Response {
+async fn login_php(State(state): State<AppState>, headers: HeaderMap, Query(q): QueryMap) -> Response {
     let (Some(api_key), Some(auth_token)) = (q.get("api_key"), q.get("auth_token")) else {
         return error_page(
             StatusCode::BAD_REQUEST,
@@ -48,19 +48,24 @@ async fn login_php(State(state): State<AppState>, Query(q): QueryMap) -> Respons
         req_perms: q.get("req_perms").cloned(),
     });
     match state.auth.check_app_request(&request, unix_now()).await {
-        Ok(app) => sign_in_page(&app, &request),
+        Ok(app) => sign_in_page(&Csrf::of(&state, &headers), &app, &request),
         Err(e) => refused(&e, "This sign-in link has expired or was already used"),
     }
 }
 
-async fn versioned_dialog(state: State<AppState>, Path(version): Path<String>, query: QueryMap) -> Response {
+async fn versioned_dialog(
+    state: State<AppState>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    query: QueryMap,
+) -> Response {
     if !is_api_version(&version) {
         return crate::web::error::not_found().await.into_response();
     }
-    dialog(state, query).await
+    dialog(state, headers, query).await
 }
 
-async fn dialog(State(state): State<AppState>, Query(q): QueryMap) -> Response {
+async fn dialog(State(state): State<AppState>, headers: HeaderMap, Query(q): QueryMap) -> Response {
     let (app, redirect_uri) = match registered_dialog(&state, &q).await {
         Ok(found) => found,
         Err(response) => return response,
@@ -72,7 +77,7 @@ async fn dialog(State(state): State<AppState>, Query(q): QueryMap) -> Response {
         scope: q.get("scope").cloned(),
     });
     match state.auth.check_app_request(&request, unix_now()).await {
-        Ok(app) => sign_in_page(&app, &request),
+        Ok(app) => sign_in_page(&Csrf::of(&state, &headers), &app, &request),
         Err(e) => refused(&e, "This sign-in request cannot be completed"),
     }
 }
@@ -166,7 +171,7 @@ fn store_trouble(cause: &str) -> Response {
 }
 
 /// The sign-in page bound to `request`.
-fn sign_in_page(app: &App, request: &AppRequest) -> Response {
+fn sign_in_page(csrf: &Csrf, app: &App, request: &AppRequest) -> Response {
     let permissions = request.permissions().unwrap_or_default();
     let for_json = serde_json::to_string(request).unwrap_or_default();
     let cancel = match request {
@@ -180,20 +185,33 @@ fn sign_in_page(app: &App, request: &AppRequest) -> Response {
         }
         AppRequest::Legacy(_) => None,
     };
-    page(
+    let title = format!("Sign in to {}", app.name);
+    page_with_csrf(
         StatusCode::OK,
-        &format!("Sign in to {}", app.name),
-        sign_in_form(&app.name, &permissions, &for_json, cancel),
+        &title,
+        csrf,
+        sign_in_form(Some(&app.name), &permissions, &for_json, cancel),
     )
 }
 
-fn sign_in_form(app_name: &str, permissions: &[&str], for_json: &str, cancel: Option<String>) -> Markup {
+/// The sign-in steps; `app_name` is the application signed in for, if any
+/// (`for_json` is then its request, else `null`).
+pub(super) fn sign_in_form(
+    app_name: Option<&str>,
+    permissions: &[&str],
+    for_json: &str,
+    cancel: Option<String>,
+) -> Markup {
     html! {
         main.card data-for=(for_json) {
             h1 { "Sign in" }
-            p.lead { "to continue to " strong { (app_name) } }
-            @if !permissions.is_empty() {
-                p.permissions { (app_name) " will be allowed: " (permissions.join(", ")) }
+            @if let Some(app_name) = app_name {
+                p.lead { "to continue to " strong { (app_name) } }
+                @if !permissions.is_empty() {
+                    p.permissions { (app_name) " will be allowed: " (permissions.join(", ")) }
+                }
+            } @else {
+                p.lead { "with your password and security key" }
             }
             form #password-step novalidate {
                 div.field {

@@ -3,6 +3,7 @@
 //! Content-Security-Policy can forbid everything else, and no page may be
 //! framed (clickjacking a sign-in is the classic attack on one).
 
+mod account;
 mod app_sign_in;
 
 use axum::Router;
@@ -23,18 +24,51 @@ const SCRIPT: &str = include_str!("assets/keygate.js");
 const STYLE: &str = include_str!("assets/keygate.css");
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().merge(app_sign_in::router()).route("/assets/{file}", get(asset))
+    Router::new().merge(app_sign_in::router()).merge(account::router()).route("/assets/{file}", get(asset))
+}
+
+/// The CSRF token a page hands its script (see [`crate::web::cookies`]).
+#[derive(Clone, Debug)]
+pub(crate) struct Csrf {
+    token: String,
+    new: bool,
+    secure: bool,
+}
+
+impl Csrf {
+    /// The browser's token, or a new one the page will set.
+    pub(crate) fn of(state: &AppState, request: &HeaderMap) -> Self {
+        let (token, new) = crate::web::cookies::csrf_token(request);
+        Self { token, new, secure: state.config.origin.starts_with("https://") }
+    }
+}
+
+/// A page whose script calls the API: the token in a meta tag, the cookie
+/// set when new.
+pub(crate) fn page_with_csrf(status: StatusCode, title: &str, csrf: &Csrf, body: Markup) -> Response {
+    let mut response = render(status, title, Some(&csrf.token), body);
+    if csrf.new {
+        crate::web::cookies::set_csrf(response.headers_mut(), &csrf.token, csrf.secure);
+    }
+    response
 }
 
 /// A finished page: the HTML with the security headers every page sends.
 /// Pages are never cached: they may carry one-time tokens in their URLs.
 pub(crate) fn page(status: StatusCode, title: &str, body: Markup) -> Response {
+    render(status, title, None, body)
+}
+
+fn render(status: StatusCode, title: &str, csrf: Option<&str>, body: Markup) -> Response {
     let html = html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(token) = csrf {
+                    meta name="csrf-token" content=(token);
+                }
                 title { (title) " · keygate" }
                 link rel="stylesheet" href={ "/assets/keygate.css?v=" (asset_version(STYLE)) };
                 script src={ "/assets/keygate.js?v=" (asset_version(SCRIPT)) } defer {}
