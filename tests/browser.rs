@@ -30,7 +30,7 @@ fn labelled(output: &str, label: &str) -> String {
 }
 
 #[test]
-fn chromium_signs_in_at_login_php_with_a_cli_enrolled_key() {
+fn chromium_signs_in_and_manages_keys() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::db::sqlite_url(&dir.path().join("keygate.db"));
     let added = run(
@@ -40,6 +40,9 @@ fn chromium_signs_in_at_login_php_with_a_cli_enrolled_key() {
     let created =
         run(&["user", "add", "alice", "--password-stdin", "--database", &db], &format!("{PASSWORD}\n"));
     let uid = created.split("(uid ").nth(1).and_then(|rest| rest.split(')').next()).unwrap();
+    for user in ["u2f-user", "ctap2-user", "phone-user", "csrf-user"] {
+        run(&["user", "add", user, "--password-stdin", "--database", &db], &format!("{PASSWORD}\n"));
+    }
     let addr = common::free_addr();
     // WebAuthn needs a secure context: http://localhost is one.
     let url = format!("http://localhost:{}", addr.port());
@@ -56,16 +59,15 @@ fn chromium_signs_in_at_login_php_with_a_cli_enrolled_key() {
         ]);
     });
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    common::pytest(
-        "test_browser_login.py",
-        &[
-            ("KEYGATE_URL", url.clone()),
-            ("KEYGATE_DATABASE", db.clone()),
-            ("KEYGATE_API_KEY", labelled(&added, "api_key:")),
-            ("KEYGATE_SECRET", labelled(&added, "secret:")),
-            ("KEYGATE_UID", uid.to_owned()),
-            ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
-            ("KEYGATE_SCREENSHOTS", shots.display().to_string()),
-        ],
-    );
+    let env = [
+        ("KEYGATE_URL", url.clone()),
+        ("KEYGATE_DATABASE", db.clone()),
+        ("KEYGATE_API_KEY", labelled(&added, "api_key:")),
+        ("KEYGATE_SECRET", labelled(&added, "secret:")),
+        ("KEYGATE_UID", uid.to_owned()),
+        ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
+        ("KEYGATE_SCREENSHOTS", shots.display().to_string()),
+    ];
+    common::pytest("test_browser_login.py", &env);
+    common::pytest("test_browser_account.py", &env);
 }
