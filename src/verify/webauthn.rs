@@ -38,6 +38,9 @@ pub struct AuthenticatorData<'a> {
     pub extensions: &'a [u8],
 }
 
+/// CBOR major type 5, a map: what the extensions of authenticator data are.
+const CBOR_MAP_MAJOR_TYPE: u8 = 5;
+
 impl<'a> AuthenticatorData<'a> {
     /// Parses assertion authenticator data: attested credential data is
     /// refused (it belongs to registrations), and bytes after the counter
@@ -59,6 +62,14 @@ impl<'a> AuthenticatorData<'a> {
         }
         if flags & FLAG_ED == 0 && !extensions.is_empty() {
             return Err(VerifyError::TrailingBytes { field: "authenticator data", extra: extensions.len() });
+        }
+        // ED promises a CBOR map of extension outputs: at least its header.
+        if flags & FLAG_ED != 0 && extensions.first().is_none_or(|b| b >> 5 != CBOR_MAP_MAJOR_TYPE) {
+            return Err(VerifyError::Truncated {
+                field: "authenticator data extensions (a CBOR map, as the ED flag says)",
+                needed: AUTHENTICATOR_DATA_MIN_LEN + 1,
+                available: bytes.len(),
+            });
         }
         Ok(AuthenticatorData { rp_id_hash, flags, sign_count, extensions })
     }
@@ -239,6 +250,11 @@ mod tests {
         assert!(matches!(AuthenticatorData::parse(&bytes), Err(VerifyError::TrailingBytes { extra: 1, .. })));
         bytes[32] = FLAG_ED | FLAG_UP;
         assert_eq!(AuthenticatorData::parse(&bytes).unwrap().extensions, &[0xa0]);
+        // ED without the extensions map, or with something else, is refused.
+        assert!(matches!(AuthenticatorData::parse(&bytes[..37]), Err(VerifyError::Truncated { .. })));
+        bytes[37] = 0x80;
+        assert!(matches!(AuthenticatorData::parse(&bytes), Err(VerifyError::Truncated { .. })));
+        bytes[37] = 0xa0;
         bytes[32] = FLAG_AT | FLAG_UP;
         assert!(matches!(
             AuthenticatorData::parse(&bytes),
