@@ -5,43 +5,19 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
 const PASSWORD: &str = "correct horse battery";
-
-fn run(args: &[&str], stdin: &str) -> String {
-    let mut child = common::keygate()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn labelled(output: &str, label: &str) -> String {
-    output.lines().find_map(|l| l.strip_prefix(label)).map(|v| v.trim().to_owned()).unwrap()
-}
 
 #[test]
 fn chromium_signs_in_and_manages_keys() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::db::sqlite_url(&dir.path().join("keygate.db"));
-    let added = run(
-        &["app", "add", "browser-app", "--redirect-uri", "https://app.example/cb", "--database", &db],
-        "",
-    );
-    let created =
-        run(&["user", "add", "alice", "--password-stdin", "--database", &db], &format!("{PASSWORD}\n"));
-    let uid = created.split("(uid ").nth(1).and_then(|rest| rest.split(')').next()).unwrap();
+    let (api_key, secret) =
+        common::add_app(&db, "browser-app", &["--redirect-uri", "https://app.example/cb"]);
+    let uid = common::add_user(&db, "alice", PASSWORD);
     for user in ["u2f-user", "ctap2-user", "phone-user", "csrf-user"] {
-        run(&["user", "add", user, "--password-stdin", "--database", &db], &format!("{PASSWORD}\n"));
+        common::add_user(&db, user, PASSWORD);
     }
     let addr = common::free_addr();
     // WebAuthn needs a secure context: http://localhost is one.
@@ -62,9 +38,9 @@ fn chromium_signs_in_and_manages_keys() {
     let env = [
         ("KEYGATE_URL", url.clone()),
         ("KEYGATE_DATABASE", db.clone()),
-        ("KEYGATE_API_KEY", labelled(&added, "api_key:")),
-        ("KEYGATE_SECRET", labelled(&added, "secret:")),
-        ("KEYGATE_UID", uid.to_owned()),
+        ("KEYGATE_API_KEY", api_key),
+        ("KEYGATE_SECRET", secret),
+        ("KEYGATE_UID", uid),
         ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
         ("KEYGATE_SCREENSHOTS", shots.display().to_string()),
     ];

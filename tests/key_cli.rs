@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
@@ -49,15 +48,7 @@ impl Drop for SoftToken {
 }
 
 fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = common::keygate()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn keygate");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    common::run_keygate(args, stdin)
 }
 
 fn ok(args: &[&str], stdin: &str) -> String {
@@ -167,33 +158,31 @@ fn enroll_login_and_manage_keys_postgres() {
     end_to_end(&url);
 }
 
-#[test]
-fn a_touch_that_never_comes_times_out() {
+/// alice on a SQLite server, and a soft token that waits for a touch
+/// (SIGUSR1); the directory keeps both alive.
+fn alice_with_a_manual_key() -> (tempfile::TempDir, common::Server, SoftToken) {
     let dir = tempfile::tempdir().unwrap();
     let database = common::db::sqlite_url(&dir.path().join("keygate.db"));
-    let pw = format!("{PASSWORD}\n");
-    ok(&["user", "add", "alice", "--password-stdin", "--database", &database], &pw);
+    common::add_user(&database, "alice", PASSWORD);
     let addr = common::free_addr();
     let server = common::Server::start(dir.path(), addr, |cmd| {
         cmd.args(["--database", &database, "--listen", &addr.to_string()]);
     });
     let token = SoftToken::start(&dir.path().join("t.json"), "manual");
+    (dir, server, token)
+}
+
+#[test]
+fn a_touch_that_never_comes_times_out() {
+    let (_dir, server, token) = alice_with_a_manual_key();
     let url = server.url();
     let args = key_args("enroll", &url, &token.spec, &["--timeout", "1"]);
-    assert!(fails(&args, &pw).contains("timed out waiting for touch"));
+    assert!(fails(&args, &format!("{PASSWORD}\n")).contains("timed out waiting for touch"));
 }
 
 #[test]
 fn on_a_terminal_the_spinner_waits_for_a_touch_and_ctrl_c_cancels() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = common::db::sqlite_url(&dir.path().join("keygate.db"));
-    let pw = format!("{PASSWORD}\n");
-    ok(&["user", "add", "alice", "--password-stdin", "--database", &database], &pw);
-    let addr = common::free_addr();
-    let server = common::Server::start(dir.path(), addr, |cmd| {
-        cmd.args(["--database", &database, "--listen", &addr.to_string()]);
-    });
-    let token = SoftToken::start(&dir.path().join("t.json"), "manual");
+    let (_dir, server, token) = alice_with_a_manual_key();
     common::pytest(
         "test_touch_pty.py",
         &[

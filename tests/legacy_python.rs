@@ -6,55 +6,16 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-
 const PASSWORD: &str = "correct horse battery";
-
-fn labelled(output: &str, label: &str) -> String {
-    output
-        .lines()
-        .find_map(|l| l.strip_prefix(label))
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_else(|| panic!("no {label} in {output}"))
-}
-
-fn run(args: &[&str], stdin: &str) -> String {
-    let mut child = common::keygate()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
 
 #[test]
 fn minifb_desktop_flow() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::db::sqlite_url(&dir.path().join("keygate.db"));
     let app = "https://desktop.example";
-    let added = run(
-        &[
-            "app",
-            "add",
-            "minifb",
-            "--desktop",
-            "--redirect-uri",
-            &format!("{app}/callback"),
-            "--database",
-            &db,
-        ],
-        "",
-    );
-    let (api_key, secret) = (labelled(&added, "api_key:"), labelled(&added, "secret:"));
-    let created =
-        run(&["user", "add", "alice", "--password-stdin", "--database", &db], &format!("{PASSWORD}\n"));
-    let uid = created.split("(uid ").nth(1).and_then(|rest| rest.split(')').next()).unwrap();
+    let (api_key, secret) =
+        common::add_app(&db, "minifb", &["--desktop", "--redirect-uri", &format!("{app}/callback")]);
+    let uid = common::add_user(&db, "alice", PASSWORD);
 
     let addr = common::free_addr();
     let server = common::Server::start(dir.path(), addr, |cmd| {
@@ -66,7 +27,7 @@ fn minifb_desktop_flow() {
             ("KEYGATE_URL", server.url()),
             ("KEYGATE_API_KEY", api_key),
             ("KEYGATE_SECRET", secret),
-            ("KEYGATE_UID", uid.to_owned()),
+            ("KEYGATE_UID", uid),
             ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
             ("KEYGATE_NEXT", app.to_owned()),
         ],

@@ -61,22 +61,7 @@ impl Auth {
         let label = check_label(name)?;
         let who = Some((caller.user.id, caller.user.name.as_str()));
         let parsed = ClientData::parse_u2f(client_data).map_err(AuthError::BadClientData)?;
-        let pending = match self.store.challenge(&parsed.challenge).await? {
-            Some(c)
-                if c.purpose == ChallengePurpose::Register
-                    && c.user_id == caller.user.id
-                    && c.session_id == Some(caller.session.id) =>
-            {
-                c
-            }
-            _ => return Err(AuthError::UnknownLogin),
-        };
-        if pending.used_at.is_some() {
-            return Err(AuthError::ChallengeUsed);
-        }
-        if pending.expires_at <= now {
-            return Err(AuthError::ChallengeExpired);
-        }
+        let pending = self.pending_registration(caller, &parsed.challenge, now).await?;
         let expect =
             ClientDataExpectation { challenge: &pending.challenge, allowed_origins: &self.settings.origins };
         let verified =
@@ -130,6 +115,33 @@ impl Auth {
         );
         self.audit(who, "key_enrolled", &detail, Some(source), now).await;
         Ok(Registered { credential, recovery_codes })
+    }
+
+    /// The caller's open enrolment with this challenge id: started by this
+    /// very session, unused and unexpired.
+    pub(crate) async fn pending_registration(
+        &self,
+        caller: &Caller,
+        challenge_id: &str,
+        now: i64,
+    ) -> Result<crate::store::Challenge, AuthError> {
+        let pending = match self.store.challenge(challenge_id).await? {
+            Some(c)
+                if c.purpose == ChallengePurpose::Register
+                    && c.user_id == caller.user.id
+                    && c.session_id == Some(caller.session.id) =>
+            {
+                c
+            }
+            _ => return Err(AuthError::UnknownLogin),
+        };
+        if pending.used_at.is_some() {
+            return Err(AuthError::ChallengeUsed);
+        }
+        if pending.expires_at <= now {
+            return Err(AuthError::ChallengeExpired);
+        }
+        Ok(pending)
     }
 
     /// The caller's keys.

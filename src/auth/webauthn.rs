@@ -22,7 +22,7 @@ use webauthn_rs_core::proto::{
 use super::keys::{Registered, check_label};
 use super::session::Caller;
 use super::{Auth, AuthError, Ceremony};
-use crate::store::{ChallengePurpose, NewCredential, StoreError};
+use crate::store::{NewCredential, StoreError};
 use crate::verify::{AttestationCertificate, AttestationPolicy, ClientData, VerifyError};
 
 /// The longest credential id a U2F key handle can carry (its length byte).
@@ -94,22 +94,7 @@ impl Auth {
         let who = Some((caller.user.id, caller.user.name.as_str()));
         let client_data = ClientData::parse_webauthn(&credential.response.client_data_json)
             .map_err(AuthError::BadClientData)?;
-        let pending = match self.store.challenge(&client_data.challenge).await? {
-            Some(c)
-                if c.purpose == ChallengePurpose::Register
-                    && c.user_id == caller.user.id
-                    && c.session_id == Some(caller.session.id) =>
-            {
-                c
-            }
-            _ => return Err(AuthError::UnknownLogin),
-        };
-        if pending.used_at.is_some() {
-            return Err(AuthError::ChallengeUsed);
-        }
-        if pending.expires_at <= now {
-            return Err(AuthError::ChallengeExpired);
-        }
+        let pending = self.pending_registration(caller, &client_data.challenge, now).await?;
         let state: RegistrationState = pending
             .state
             .as_deref()

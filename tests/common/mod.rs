@@ -24,6 +24,58 @@ pub fn keygate() -> Command {
     cmd
 }
 
+/// Runs `keygate ARGS` with `stdin` written to it, and collects its output.
+pub fn run_keygate(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = keygate()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn keygate");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("keygate runs")
+}
+
+/// [`run_keygate`] that must succeed; its standard output.
+pub fn keygate_ok(args: &[&str], stdin: &str) -> String {
+    let out = run_keygate(args, stdin);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// The value after `label` on a line of a command's output (`api_key:`).
+pub fn labelled(output: &str, label: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| panic!("no {label} in {output}"))
+}
+
+/// `keygate user add NAME` with `password` on `database`; the new uid.
+pub fn add_user(database: &str, name: &str, password: &str) -> String {
+    let created = keygate_ok(
+        &["user", "add", name, "--password-stdin", "--database", database],
+        &format!("{password}\n"),
+    );
+    created
+        .split("(uid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("uid in the output")
+        .to_owned()
+}
+
+/// `keygate app add NAME EXTRA…` on `database`; its (api_key, secret).
+pub fn add_app(database: &str, name: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["app", "add", name, "--database", database];
+    args.extend_from_slice(extra);
+    let added = keygate_ok(&args, "");
+    (labelled(&added, "api_key:"), labelled(&added, "secret:"))
+}
+
 /// A loopback address with a port nobody is listening on right now.
 pub fn free_addr() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");

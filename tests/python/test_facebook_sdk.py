@@ -12,8 +12,6 @@ import facebook
 import pytest
 import requests
 
-from signin import KeyHolder
-from test_soft_token import Token
 
 SERVER = os.environ["KEYGATE_URL"]
 APP_ID = os.environ["KEYGATE_APP_ID"]
@@ -25,13 +23,6 @@ facebook.FACEBOOK_GRAPH_URL = SERVER + "/"
 facebook.FACEBOOK_WWW_URL = SERVER + "/"
 
 
-@pytest.fixture(scope="module")
-def alice(tmp_path_factory):
-    token = Token(tmp_path_factory.mktemp("token"), "udp").start()
-    holder = KeyHolder(SERVER, "alice", os.environ["KEYGATE_PASSWORD"], token)
-    holder.enroll()
-    yield holder
-    token.stop()
 
 
 def dialog_code(alice, **extra):

@@ -12,8 +12,6 @@ import pytest
 import requests
 
 import minifb_py3
-from signin import KeyHolder
-from test_soft_token import Token
 
 SERVER = os.environ["KEYGATE_URL"]
 API_KEY = os.environ["KEYGATE_API_KEY"]
@@ -27,13 +25,6 @@ def fb():
     return minifb_py3.load(SERVER + "/restserver.php")
 
 
-@pytest.fixture(scope="module")
-def alice(tmp_path_factory):
-    token = Token(tmp_path_factory.mktemp("token"), "udp").start()
-    holder = KeyHolder(SERVER, "alice", os.environ["KEYGATE_PASSWORD"], token)
-    holder.enroll()
-    yield holder
-    token.stop()
 
 
 def complete_login(alice, auth_token, **extra):
