@@ -185,3 +185,27 @@ def test_bad_requests_get_an_error_page(browser):
         session.shot("dialog-error-191")
     finally:
         session.close()
+
+
+def test_an_unregistered_key_gets_a_clear_error_and_a_retry(browser):
+    """The authenticator holds a key this account never registered."""
+    stranger = Session(browser, "ctap2", None)
+    try:
+        # A credential for this RP that the server does not know.
+        stranger.page.goto(URL + "/sign-in")
+        stranger.page.evaluate("""async () => {
+            const options = { publicKey: {
+                challenge: new Uint8Array(32), rp: { name: "x", id: "localhost" },
+                user: { id: new Uint8Array([1]), name: "x", displayName: "x" },
+                pubKeyCredParams: [{ type: "public-key", alg: -7 }], attestation: "none" } };
+            await navigator.credentials.create(options);
+        }""")
+        _, _, url = login_php()
+        stranger.page.goto(url)
+        sign_in(stranger.page, PASSWORD)
+        # Browsers report an unknown key like a cancelled ceremony.
+        expect(stranger.page.locator("#key-error")).to_contain_text("not registered", timeout=20_000)
+        expect(stranger.page.get_by_role("button", name="Try again")).to_be_visible()
+        stranger.shot("login-php-unknown-key")
+    finally:
+        stranger.close()

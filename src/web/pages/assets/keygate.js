@@ -143,7 +143,7 @@
       } catch (error) {
         $("key-status").textContent = "";
         if (error.name === "NotAllowedError" || error.name === "AbortError") {
-          say("key-error", "The key was not touched in time, or the request was cancelled.");
+          say("key-error", "No registered key answered: it was not touched in time, the request was cancelled, or this key is not registered for your account.");
         } else if (error.code === "possible_clone") {
           say("key-error", "This key was refused: its signature counter went backwards, so it may have been copied. Contact your administrator.");
           return; // Trying the same key again cannot help.
