@@ -99,7 +99,23 @@ impl Auth {
             transports: "usb",
             webauthn: None,
         };
-        let credential = match self.store.add_credential(&new, now).await {
+        let how = format!("attested by {}", new.attestation_subject.unwrap_or("-"));
+        self.store_new_key(caller, &new, first, &how, source, now).await
+    }
+
+    /// Stores a verified new key (refusing one already registered), issues
+    /// the first recovery-code set with a first key, and audits it; `how`
+    /// ends the audit line.
+    pub(crate) async fn store_new_key(
+        &self,
+        caller: &Caller,
+        new: &NewCredential<'_>,
+        first: bool,
+        how: &str,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<Registered, AuthError> {
+        let credential = match self.store.add_credential(new, now).await {
             Err(StoreError::Conflict(_)) => {
                 return Err(AuthError::InvalidRequest("this key is already registered".into()));
             }
@@ -107,12 +123,8 @@ impl Auth {
         };
         let recovery_codes =
             if first { Some(self.new_recovery_codes(caller.user.id, now).await?) } else { None };
-        let detail = format!(
-            "key {} ({}) attested by {}",
-            credential.id,
-            label,
-            new.attestation_subject.unwrap_or("-")
-        );
+        let detail = format!("key {} ({}) {how}", credential.id, credential.label);
+        let who = Some((caller.user.id, caller.user.name.as_str()));
         self.audit(who, "key_enrolled", &detail, Some(source), now).await;
         Ok(Registered { credential, recovery_codes })
     }

@@ -22,7 +22,7 @@ use webauthn_rs_core::proto::{
 use super::keys::{Registered, check_label};
 use super::session::Caller;
 use super::{Auth, AuthError, Ceremony};
-use crate::store::{NewCredential, StoreError};
+use crate::store::NewCredential;
 use crate::verify::{AttestationCertificate, AttestationPolicy, ClientData, VerifyError};
 
 /// The longest credential id a U2F key handle can carry (its length byte).
@@ -134,23 +134,12 @@ impl Auth {
             transports: &transports,
             webauthn: stored.as_deref(),
         };
-        let credential = match self.store.add_credential(&new, now).await {
-            Err(StoreError::Conflict(_)) => {
-                return Err(AuthError::InvalidRequest("this key is already registered".into()));
-            }
-            other => other?,
-        };
-        let recovery_codes =
-            if first { Some(self.new_recovery_codes(caller.user.id, now).await?) } else { None };
-        let detail = format!(
-            "key {} ({}) registered in a browser, {:?} attestation by {}",
-            credential.id,
-            label,
+        let how = format!(
+            "registered in a browser, {:?} attestation by {}",
             registered.attestation_format,
             attestation_subject.as_deref().unwrap_or("-")
         );
-        self.audit(who, "key_enrolled", &detail, Some(source), now).await;
-        Ok(Registered { credential, recovery_codes })
+        self.store_new_key(caller, &new, first, &how, source, now).await
     }
 
     /// The checks that keep a WebAuthn credential usable over raw U2F, and
