@@ -47,3 +47,35 @@ fn chromium_signs_in_and_manages_keys() {
     common::pytest("test_browser_login.py", &env);
     common::pytest("test_browser_account.py", &env);
 }
+
+#[test]
+fn chromium_keys_outside_the_trusted_cas_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db::sqlite_url(&dir.path().join("keygate.db"));
+    common::add_user(&db, "policy-user", PASSWORD);
+    let addr = common::free_addr();
+    let url = format!("http://localhost:{}", addr.port());
+    let roots = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/soft-token/ca.pem");
+    let _server = common::Server::start(dir.path(), addr, |cmd| {
+        cmd.args([
+            "--database",
+            &db,
+            "--listen",
+            &addr.to_string(),
+            "--origin",
+            &url,
+            "--rp-id",
+            "localhost",
+        ]);
+        cmd.env("KEYGATE_ATTESTATION", "trusted-ca").env("KEYGATE_ATTESTATION_ROOTS", &roots);
+    });
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    common::pytest(
+        "test_browser_policy.py",
+        &[
+            ("KEYGATE_URL", url.clone()),
+            ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
+            ("KEYGATE_SCREENSHOTS", shots.display().to_string()),
+        ],
+    );
+}

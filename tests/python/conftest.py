@@ -1,9 +1,10 @@
-"""Fixtures shared by the real-client tests that sign in for an application."""
+"""Fixtures shared by the real-client tests: a user with the soft token as\nher key, and Debian's Chromium under Playwright."""
 
 import os
 
 import pytest
 
+from browser_session import CHROMIUM
 from signin import KeyHolder
 from test_soft_token import Token
 
@@ -16,3 +17,14 @@ def alice(tmp_path_factory):
     holder.enroll()
     yield holder
     token.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium (Playwright's own download is not used)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()

@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from test_browser_login import DESKTOP, PHONE, Session, browser, keygate  # noqa: F401
+from browser_session import PHONE, Session, keygate
 from test_soft_token import Token
 
 URL = os.environ["KEYGATE_URL"]
@@ -31,7 +31,7 @@ def sign_in(page, user, password):
 
 
 @pytest.mark.parametrize("protocol", ["u2f", "ctap2"])
-def test_register_and_manage_a_key_in_the_browser(browser, protocol, tmp_path):  # noqa: F811
+def test_register_and_manage_a_key_in_the_browser(browser, protocol, tmp_path):
     user = protocol + "-user"
     session = Session(browser, protocol, None)
     page = session.page
@@ -119,7 +119,7 @@ def test_register_and_manage_a_key_in_the_browser(browser, protocol, tmp_path): 
         session.close()
 
 
-def test_account_page_at_phone_width(browser):  # noqa: F811
+def test_account_page_at_phone_width(browser):
     session = Session(browser, "ctap2", None, viewport=PHONE)
     try:
         sign_in(session.page, "phone-user", PASSWORD)

@@ -12,34 +12,22 @@ KEYGATE_SCREENSHOTS.
 
 import json
 import os
-import subprocess
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 import minifb_py3
+from browser_session import PHONE, Session, keygate
 from test_soft_token import Token
 
-KEYGATE = os.environ["KEYGATE_BIN"]
 URL = os.environ["KEYGATE_URL"]
 DATABASE = os.environ["KEYGATE_DATABASE"]
 API_KEY = os.environ["KEYGATE_API_KEY"]
 SECRET = os.environ["KEYGATE_SECRET"]
 UID = int(os.environ["KEYGATE_UID"])
 PASSWORD = os.environ["KEYGATE_PASSWORD"]
-SHOTS = Path(os.environ["KEYGATE_SCREENSHOTS"])
-CHROMIUM = os.environ.get("KEYGATE_CHROMIUM", "/usr/bin/chromium")
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-
-def keygate(*args, stdin=None):
-    done = subprocess.run([KEYGATE, *args], input=stdin, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -58,41 +46,6 @@ def cli_credential(tmp_path_factory):
     exported = keygate("soft-token", "export-credential", "--state", str(token.state), "--rp-id", "localhost",
                        "--key-handle", handle)
     return json.loads(exported)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-class Session:
-    """A page with a CDP virtual authenticator holding `credential`."""
-
-    def __init__(self, browser, protocol, credential, viewport=DESKTOP):
-        self.context = browser.new_context(viewport=viewport)
-        self.page = self.context.new_page()
-        self.cdp = self.context.new_cdp_session(self.page)
-        self.cdp.send("WebAuthn.enable")
-        self.authenticator = self.cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": protocol, "transport": "usb", "hasResidentKey": False,
-            "hasUserVerification": False, "automaticPresenceSimulation": True}})["authenticatorId"]
-        if credential:
-            self.cdp.send("WebAuthn.addCredential", {"authenticatorId": self.authenticator, "credential": credential})
-
-    def credential(self):
-        found = self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.authenticator})["credentials"]
-        assert len(found) == 1, found
-        return found[0]
-
-    def shot(self, name):
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / (name + ".png")), full_page=True)
-
-    def close(self):
-        self.context.close()
 
 
 def login_php():
