@@ -25,7 +25,21 @@ where
     T: Send + 'static,
     F: FnOnce(Wait<'_>) -> Result<T, ClientError> + Send + 'static,
 {
-    wait_for_touch_or(timeout, async { drop(tokio::signal::ctrl_c().await) }, op).await
+    // The handler must be in place before the prompt shows: `ctrl_c()`
+    // registers only when first polled, and a ^C typed in between would
+    // kill the process without cancelling the request on the key.
+    #[cfg(unix)]
+    let cancelled = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())
+            .map_err(|e| CliError::other(format!("cannot watch for Ctrl-C: {e}")))?;
+        async move {
+            interrupt.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let cancelled = async { drop(tokio::signal::ctrl_c().await) };
+    wait_for_touch_or(timeout, cancelled, op).await
 }
 
 /// [`wait_for_touch`] with the cancelling event given by the caller (tests,
