@@ -80,6 +80,7 @@ fn bench(c: &mut Criterion) {
             app_id: Some(app_row.id),
             secret_sealed: None,
             user_agent: None,
+            verified_at: None,
             expires_at: unix_now() + 86_400,
         };
         store.create_session(&session, unix_now()).await.unwrap_or_else(|e| panic!("{e}"));

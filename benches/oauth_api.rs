@@ -62,6 +62,7 @@ fn bench(c: &mut Criterion) {
             user_id: Some(user.id),
             data: r#"{"scope":["public_profile"]}"#,
             expires_at: Some(unix_now() + 7200),
+            issued_from: None,
         };
         store.create_app_token(&token, unix_now()).await.unwrap_or_else(|e| panic!("{e}"));
         (app(state), format!("{api_key}|{secret}"), user_token)

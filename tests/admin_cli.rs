@@ -81,6 +81,7 @@ async fn end_to_end(url: String) {
         app_id: None,
         secret_sealed: None,
         user_agent: None,
+        verified_at: None,
         expires_at: i64::MAX,
     };
     store.create_session(&session, 1).await.unwrap();

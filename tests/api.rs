@@ -301,7 +301,12 @@ async fn race(db: Db) {
         let answer = task.await.unwrap();
         match answer.0 {
             StatusCode::OK => ok += 1,
-            _ => assert_eq!(code(&answer), (409, "challenge_used")),
+            // Losers meet the consumed challenge, or the attempt limit
+            // once five copies are being judged.
+            _ => assert!(
+                [(409, "challenge_used"), (429, "rate_limited")].contains(&code(&answer)),
+                "{answer:?}"
+            ),
         }
     }
     assert_eq!(ok, 1);

@@ -166,7 +166,7 @@ async fn failed_passwords_are_limited_per_account_with_retry_after() {
 }
 
 #[tokio::test]
-async fn the_last_key_needs_a_fresh_login() {
+async fn the_last_key_needs_a_fresh_second_factor() {
     let (api, _dir) = setup().await;
     let (session, _token, _handle, _) = logged_in(&api).await;
     let (_, list, _) = api.call("GET", "/api/v1/keys", Some(&session), None).await;
@@ -177,7 +177,7 @@ async fn the_last_key_needs_a_fresh_login() {
     let caller = auth.authenticate(&session, later).await.unwrap();
     let ip = std::net::IpAddr::from([127, 0, 0, 1]);
     let err = auth.remove_key(&caller, id.parse().unwrap(), ip, later).await.unwrap_err();
-    assert_eq!(err.code(), "last_key");
+    assert_eq!(err.code(), "reauth_required");
     // Now, with the login just made, it may go.
     let answer = api.call("DELETE", &format!("/api/v1/keys/{id}"), Some(&session), None).await;
     assert_eq!(answer.0, StatusCode::NO_CONTENT);

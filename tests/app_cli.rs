@@ -107,6 +107,7 @@ async fn register_rotate_and_remove() {
         app_id: Some(app.id),
         secret_sealed: None,
         user_agent: None,
+        verified_at: None,
         expires_at: keygate::clock::unix_now() + 60,
     };
     store.create_session(&session, keygate::clock::unix_now()).await.unwrap();

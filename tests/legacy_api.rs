@@ -506,6 +506,7 @@ async fn expired_tokens_and_sessions_are_refused() {
         user_id: Some(alice.id),
         data: "{}",
         expires_at: Some(now - 1),
+        issued_from: None,
     };
     state.store.create_app_token(&new, now - 601).await.unwrap();
     let get = [base(&app, "auth.getSession"), vec![("auth_token", token), ("format", "JSON")]].concat();
@@ -522,6 +523,7 @@ async fn expired_tokens_and_sessions_are_refused() {
             app_id: if kind == "legacy" { Some(app.app.id) } else { None },
             secret_sealed: None,
             user_agent: None,
+            verified_at: None,
             expires_at,
         };
         state.store.create_session(&session, now - 86_401).await.unwrap();

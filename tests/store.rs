@@ -5,10 +5,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use keygate::secrets::TokenHash;
+use keygate::secrets::{CodeMac, ServerKey, TokenHash};
 use keygate::store::{
-    AppTokenKind, AuditFilter, ChallengePurpose, CounterUpdate, NewApp, NewAppToken, NewAuditEntry,
-    NewChallenge, NewCredential, NewSession, NewUser, RevokeReason, Store, StoreError, TOKEN_KEEP_SECS, User,
+    AppTokenKind, AuditFilter, ChallengePurpose, CounterUpdate, KeyRemoval, NewApp, NewAppToken,
+    NewAuditEntry, NewChallenge, NewCredential, NewSession, NewUser, Redemption, RevokeReason, Store,
+    StoreError, TOKEN_KEEP_SECS, User,
 };
 
 /// Runs `$case(store)` once on SQLite and once on PostgreSQL.
@@ -44,6 +45,11 @@ on_both_engines!(
 
 const NOW: i64 = 1_800_000_000;
 const RACERS: usize = 200;
+
+/// A recovery code's stored form under a fixed test key.
+fn mac(user_id: i64, code: &str) -> CodeMac {
+    ServerKey::from_bytes(&[9; 32]).recovery_code_mac(user_id, code)
+}
 
 async fn user(store: &Store, name: &str) -> User {
     store
@@ -134,6 +140,7 @@ async fn users_lifecycle(store: Store) {
         app_id: None,
         secret_sealed: None,
         user_agent: None,
+        verified_at: None,
         expires_at: NOW + 3600,
     };
     store.create_session(&new, NOW).await.unwrap();
@@ -145,6 +152,7 @@ async fn users_lifecycle(store: Store) {
         user_id: Some(alice.id),
         data: "{}",
         expires_at: Some(NOW + 7200),
+        issued_from: None,
     };
     store.create_app_token(&new_token, NOW).await.unwrap();
 
@@ -172,7 +180,7 @@ async fn users_lifecycle(store: Store) {
     store.enable_user(alice.id).await.unwrap();
     assert!(!store.user_by_id(alice.id).await.unwrap().unwrap().is_disabled());
 
-    store.replace_recovery_codes(alice.id, &[TokenHash::of("a"), TokenHash::of("b")], NOW).await.unwrap();
+    store.replace_recovery_codes(alice.id, &[mac(alice.id, "a"), mac(alice.id, "b")], NOW).await.unwrap();
     assert_eq!(store.reset_keys(alice.id).await.unwrap(), (2, 2));
     assert_eq!(store.credential_count(alice.id).await.unwrap(), 0);
     assert!(matches!(store.set_password(9999, "x", NOW).await, Err(StoreError::NotFound("user"))));
@@ -210,6 +218,7 @@ async fn oauth_code_is_consumed_exactly_once_by_200_racers(store: Store) {
         user_id: Some(alice.id),
         data: r#"{"redirect_uri":"https://app.example/cb"}"#,
         expires_at: Some(NOW + 600),
+        issued_from: None,
     };
     store.create_app_token(&new, NOW).await.unwrap();
     let tally = race(|| {
@@ -220,21 +229,50 @@ async fn oauth_code_is_consumed_exactly_once_by_200_racers(store: Store) {
     exactly_one_winner(&tally);
 }
 
+/// 200 logins race to redeem one code: it is burned once, and only the
+/// winner's login is consumed (the others stay pending for another try).
 async fn recovery_code_is_consumed_exactly_once_by_200_racers(store: Store) {
     let alice = user(&store, "alice").await;
-    let codes = [TokenHash::of("aaaa-bbbb-cccc"), TokenHash::of("dddd-eeee-ffff")];
+    let codes = [mac(alice.id, "aaaa-bbbb-cccc"), mac(alice.id, "dddd-eeee-ffff")];
     store.replace_recovery_codes(alice.id, &codes, NOW).await.unwrap();
+    let legacy = TokenHash::of("aaaa-bbbb-cccc");
+    for i in 0..RACERS {
+        let id = format!("login-{i}");
+        let new = NewChallenge {
+            id: &id,
+            purpose: ChallengePurpose::Login,
+            user_id: alice.id,
+            session_id: None,
+            challenge: b"c",
+            for_app: None,
+            state: None,
+            expires_at: NOW + 120,
+        };
+        store.create_challenge(&new, NOW).await.unwrap();
+    }
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tally = race(|| {
         let store = store.clone();
-        async move { store.consume_recovery_code(alice.id, &codes[0], NOW).await }
+        let id = format!("login-{}", next.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        async move {
+            match store.redeem_recovery_code(&id, alice.id, &codes[0], &legacy, NOW).await? {
+                Redemption::Redeemed => Ok(()),
+                Redemption::UsedCode => Err(StoreError::AlreadyUsed("recovery code")),
+                other => panic!("{other:?}"),
+            }
+        }
     })
     .await;
     exactly_one_winner(&tally);
     assert_eq!(store.recovery_codes_left(alice.id).await.unwrap(), 1);
-    assert!(matches!(
-        store.consume_recovery_code(alice.id, &TokenHash::of("wrong"), NOW).await,
-        Err(StoreError::NotFound(_))
-    ));
+    let mut consumed = 0;
+    for i in 0..RACERS {
+        consumed +=
+            usize::from(store.challenge(&format!("login-{i}")).await.unwrap().unwrap().used_at.is_some());
+    }
+    assert_eq!(consumed, 1, "losers' logins stay pending");
+    let wrong = store.redeem_recovery_code("login-0", alice.id, &mac(alice.id, "wrong"), &legacy, NOW).await;
+    assert!(matches!(wrong.unwrap(), Redemption::WrongCode | Redemption::LoginUsed));
 }
 
 async fn single_use_refusals_are_clean(store: Store) {
@@ -250,8 +288,10 @@ async fn single_use_refusals_are_clean(store: Store) {
         expires_at: NOW + 120,
     };
     store.create_challenge(&new, NOW).await.unwrap();
-    assert_eq!(store.record_challenge_failure("short").await.unwrap(), 1);
-    assert_eq!(store.record_challenge_failure("short").await.unwrap(), 2);
+    assert_eq!(store.reserve_attempt("short", 2, NOW).await.unwrap(), 1);
+    assert_eq!(store.reserve_attempt("short", 2, NOW).await.unwrap(), 2);
+    assert!(matches!(store.reserve_attempt("short", 2, NOW).await, Err(StoreError::Exhausted(_))));
+    assert!(matches!(store.reserve_attempt("short", 9, NOW + 120).await, Err(StoreError::Expired(_))));
     assert!(matches!(store.consume_challenge("short", NOW + 120).await, Err(StoreError::Expired(_))));
     assert!(matches!(store.consume_challenge("nope", NOW).await, Err(StoreError::NotFound(_))));
     let got = store.consume_challenge("short", NOW + 119).await.unwrap();
@@ -267,6 +307,7 @@ async fn single_use_refusals_are_clean(store: Store) {
         user_id: None,
         data: "{}",
         expires_at: Some(NOW + 600),
+        issued_from: None,
     };
     store.create_app_token(&new_token, NOW).await.unwrap();
     assert!(matches!(
@@ -344,8 +385,11 @@ async fn counter_cas_ends_at_the_highest_value(store: Store) {
     assert!(matches!(store.add_credential(&dup, NOW).await, Err(StoreError::Conflict(_))));
     store.rename_credential(alice.id, id, "work key").await.unwrap();
     assert_eq!(store.credentials_for_user(alice.id).await.unwrap()[0].label, "work key");
-    assert!(matches!(store.remove_credential(alice.id + 1, id).await, Err(StoreError::NotFound(_))));
-    store.remove_credential(alice.id, id).await.unwrap();
+    assert!(matches!(store.remove_credential(alice.id + 1, id, true).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.remove_credential(alice.id, id, false).await.unwrap(), KeyRemoval::LastKey);
+    assert!(
+        matches!(store.remove_credential(alice.id, id, true).await.unwrap(), KeyRemoval::Removed(k) if k.id == id)
+    );
     assert!(matches!(store.update_counter(id, 1, NOW).await, Err(StoreError::NotFound(_))));
 }
 
@@ -360,6 +404,7 @@ async fn sessions_and_call_ids(store: Store) {
         app_id: Some(app_id),
         secret_sealed: Some(b"sealed secret"),
         user_agent: Some("minifb"),
+        verified_at: None,
         expires_at: NOW + 86400,
     };
     let session = store.create_session(&new, NOW).await.unwrap();
@@ -430,6 +475,7 @@ async fn purge_removes_only_expired_rows(store: Store) {
             app_id: None,
             secret_sealed: None,
             user_agent: None,
+            verified_at: None,
             expires_at: expires,
         };
         store.create_session(&new, NOW - 100).await.unwrap();
@@ -446,6 +492,7 @@ async fn purge_removes_only_expired_rows(store: Store) {
             user_id: Some(alice.id),
             data: "{}",
             expires_at: Some(expires),
+            issued_from: None,
         };
         store.create_app_token(&new, NOW - TOKEN_KEEP_SECS - 100).await.unwrap();
     }
@@ -511,6 +558,7 @@ async fn apps_secrets_and_permissions(store: Store) {
         user_id: None,
         data: "{}",
         expires_at: None,
+        issued_from: None,
     };
     store.create_app_token(&new_token, NOW).await.unwrap();
     assert!(store.app_token(AppTokenKind::AppToken, &app_token, NOW + 999_999).await.unwrap().is_some());
@@ -527,6 +575,7 @@ async fn apps_secrets_and_permissions(store: Store) {
         user_id: Some(alice.id),
         data: r#"{"scopes":["email"]}"#,
         expires_at: Some(NOW + 7200),
+        issued_from: None,
     };
     store.create_app_token(&new_access, NOW).await.unwrap();
     assert_eq!(

@@ -5,7 +5,7 @@
 #![no_main]
 
 use axum::http::{HeaderMap, HeaderValue};
-use keygate::web::cookies::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_ok, get};
+use keygate::web::cookies::{CSRF_HEADER, Cookies, get};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,10 +18,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(value) = HeaderValue::from_bytes(token) {
         headers.append(CSRF_HEADER, value);
     }
-    if let Some(session) = get(&headers, SESSION_COOKIE) {
-        assert!(!session.is_empty() && String::from_utf8_lossy(cookie).contains(session));
-    }
-    if csrf_ok(&headers) {
-        assert_eq!(get(&headers, CSRF_COOKIE).map(str::as_bytes), Some(token));
+    for jar in [Cookies { secure: false }, Cookies { secure: true }] {
+        if let Some(session) = jar.session(&headers) {
+            assert!(!session.is_empty() && String::from_utf8_lossy(cookie).contains(session));
+        }
+        if jar.csrf_ok(&headers) {
+            assert_eq!(get(&headers, jar.csrf_name()).map(str::as_bytes), Some(token));
+        }
     }
 });

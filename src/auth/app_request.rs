@@ -166,6 +166,7 @@ impl Auth {
                     user_id: Some(user.id),
                     data: &data.to_string(),
                     expires_at: Some(now.saturating_add(OAUTH_CODE_TTL_SECS)),
+                    issued_from: None,
                 };
                 self.store.create_app_token(&new, now).await?;
                 let mut params = vec![("code", code.as_str())];

@@ -59,9 +59,10 @@ pub enum AuthError {
         /// Counter the key sent now.
         asserted: u32,
     },
-    /// Removing the last key without a fresh login.
-    #[error("removing the last key needs a login younger than 5 minutes")]
-    LastKey,
+    /// The change needs a second factor younger than 5 minutes: confirm
+    /// with a key again (`POST /api/v1/reauth`) and retry.
+    #[error("{0} needs a security key confirmation from the last 5 minutes: touch your key again")]
+    ReauthRequired(&'static str),
     /// The key (or session) does not exist for this user.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -98,7 +99,7 @@ impl AuthError {
             Self::BadClientData(_) => "bad_client_data",
             Self::BadSignature(_) => "bad_signature",
             Self::PossibleClone { .. } => "possible_clone",
-            Self::LastKey => "last_key",
+            Self::ReauthRequired(_) => "reauth_required",
             Self::NotFound(_) => "not_found",
             Self::InvalidRequest(_) => "invalid_request",
             Self::Store(StoreError::Unavailable(_)) => "unavailable",

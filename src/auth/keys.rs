@@ -6,9 +6,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::session::Caller;
-use super::{Auth, AuthError, Ceremony, FRESH_LOGIN_SECS};
+use super::{Auth, AuthError, Ceremony};
 use crate::secrets;
-use crate::store::{ChallengePurpose, Credential, NewCredential, StoreError};
+use crate::store::{ChallengePurpose, Credential, Enrolment, KeyRemoval, NewCredential, StoreError};
 use crate::verify::{ClientData, ClientDataExpectation, U2fClientDataType, verify_registration};
 
 /// Longest key label accepted.
@@ -36,10 +36,7 @@ impl Auth {
     /// Starts an enrolment. The challenge's id is its own websafe base64, so
     /// the finish request finds it through the clientData alone.
     pub async fn register_start(&self, caller: &Caller, now: i64) -> Result<RegisterStart, AuthError> {
-        let keys = self.store.credentials_for_user(caller.user.id).await?;
-        if caller.is_enroll_only() && !keys.is_empty() {
-            return Err(AuthError::EnrollOnly);
-        }
+        let keys = self.may_add_key(caller, now).await?;
         let challenge = secrets::random_bytes(32);
         let id = URL_SAFE_NO_PAD.encode(&challenge);
         let ceremony = Ceremony::Register { session_id: caller.session.id, webauthn_state: None };
@@ -60,6 +57,7 @@ impl Auth {
     ) -> Result<Registered, AuthError> {
         let label = check_label(name)?;
         let who = Some((caller.user.id, caller.user.name.as_str()));
+        self.may_add_key(caller, now).await?;
         let parsed = ClientData::parse_u2f(client_data).map_err(AuthError::BadClientData)?;
         let pending = self.pending_registration(caller, &parsed.challenge, now).await?;
         let expect =
@@ -84,10 +82,6 @@ impl Auth {
             }
         };
         super::login::consume(&self.store, &pending.id, now).await?;
-        let first = self.store.credential_count(caller.user.id).await? == 0;
-        if caller.is_enroll_only() && !first {
-            return Err(AuthError::EnrollOnly);
-        }
         let new = NewCredential {
             user_id: caller.user.id,
             rp_id: &self.settings.rp_id,
@@ -100,33 +94,49 @@ impl Auth {
             webauthn: None,
         };
         let how = format!("attested by {}", new.attestation_subject.unwrap_or("-"));
-        self.store_new_key(caller, &new, first, &how, source, now).await
+        self.store_new_key(caller, &new, &how, source, now).await
     }
 
-    /// Stores a verified new key (refusing one already registered), issues
-    /// the first recovery-code set with a first key, and audits it; `how`
-    /// ends the audit line.
+    /// Whether the caller may add a key now, and the user's keys: an
+    /// enroll-only session only a first one (exempt from the step-up), a
+    /// full session only with a second factor from the last 5 minutes.
+    pub(crate) async fn may_add_key(&self, caller: &Caller, now: i64) -> Result<Vec<Credential>, AuthError> {
+        if !caller.is_enroll_only() {
+            caller.require_fresh_factor("adding a security key", now)?;
+        }
+        let keys = self.store.credentials_for_user(caller.user.id).await?;
+        if caller.is_enroll_only() && !keys.is_empty() {
+            return Err(AuthError::EnrollOnly);
+        }
+        Ok(keys)
+    }
+
+    /// Stores a verified new key (refusing one already registered), with the
+    /// first recovery-code set when it is the user's first key, in one
+    /// transaction; an enroll-only session loses a race for the first key
+    /// with `enroll_only`. Audited; `how` ends the audit line.
     pub(crate) async fn store_new_key(
         &self,
         caller: &Caller,
         new: &NewCredential<'_>,
-        first: bool,
         how: &str,
         source: IpAddr,
         now: i64,
     ) -> Result<Registered, AuthError> {
-        let credential = match self.store.add_credential(new, now).await {
+        let set = self.recovery_code_set(caller.user.id);
+        let enrolled = self.store.enroll_credential(new, caller.is_enroll_only(), &set.macs, now).await;
+        let (credential, first) = match enrolled {
+            Ok(Enrolment::Added { credential, first }) => (*credential, first),
+            Ok(Enrolment::NotFirst) => return Err(AuthError::EnrollOnly),
             Err(StoreError::Conflict(_)) => {
                 return Err(AuthError::InvalidRequest("this key is already registered".into()));
             }
-            other => other?,
+            Err(e) => return Err(e.into()),
         };
-        let recovery_codes =
-            if first { Some(self.new_recovery_codes(caller.user.id, now).await?) } else { None };
         let detail = format!("key {} ({}) {how}", credential.id, credential.label);
         let who = Some((caller.user.id, caller.user.name.as_str()));
         self.audit(who, "key_enrolled", &detail, Some(source), now).await;
-        Ok(Registered { credential, recovery_codes })
+        Ok(Registered { credential, recovery_codes: first.then_some(set.codes) })
     }
 
     /// The caller's open enrolment with this challenge id: started by this
@@ -173,7 +183,10 @@ impl Auth {
         self.store.credential(caller.user.id, id).await?.ok_or(AuthError::NotFound("key"))
     }
 
-    /// Removes one of the caller's keys; the last one only with a fresh login.
+    /// Removes one of the caller's keys; the last one only with a second
+    /// factor from the last 5 minutes. Count and removal are one
+    /// transaction: of two concurrent removals of the last two keys by a
+    /// stale session exactly one succeeds.
     pub async fn remove_key(
         &self,
         caller: &Caller,
@@ -182,15 +195,13 @@ impl Auth {
         now: i64,
     ) -> Result<(), AuthError> {
         caller.require_full()?;
-        let key = self.store.credential(caller.user.id, id).await?.ok_or(AuthError::NotFound("key"))?;
-        let count = self.store.credential_count(caller.user.id).await?;
-        if count <= 1 && now - caller.session.created_at > FRESH_LOGIN_SECS {
-            return Err(AuthError::LastKey);
-        }
-        match self.store.remove_credential(caller.user.id, id).await {
+        let fresh = caller.has_fresh_factor(now);
+        let key = match self.store.remove_credential(caller.user.id, id, fresh).await {
+            Ok(KeyRemoval::Removed(key)) => key,
+            Ok(KeyRemoval::LastKey) => return Err(AuthError::ReauthRequired("removing your last key")),
             Err(StoreError::NotFound(_)) => return Err(AuthError::NotFound("key")),
-            other => other?,
-        }
+            Err(e) => return Err(e.into()),
+        };
         let who = Some((caller.user.id, caller.user.name.as_str()));
         self.audit(who, "key_removed", &format!("key {} ({})", key.id, key.label), Some(source), now).await;
         Ok(())

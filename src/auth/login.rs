@@ -7,7 +7,9 @@ use std::time::Instant;
 use super::app_request::AppRequest;
 use super::{Auth, AuthError, Ceremony, KIND_API, KIND_ENROLL, SESSION_TTL_SECS};
 use crate::secrets::{self, TokenHash};
-use crate::store::{Challenge, ChallengePurpose, CounterUpdate, Credential, NewSession, StoreError, User};
+use crate::store::{
+    Challenge, ChallengePurpose, CounterUpdate, Credential, NewSession, Redemption, StoreError, User,
+};
 use crate::verify::{
     AssertionExpectation, ClientDataExpectation, CounterVerdict, U2fClientDataType, verify_assertion,
     verify_authentication,
@@ -30,6 +32,17 @@ pub struct LoginSuccess {
     pub session: IssuedSession,
     /// `next`, `/login.php/done` or the OAuth redirect with its code.
     pub redirect_to: Option<String>,
+}
+
+/// A U2F authentication response (FIDO U2F JavaScript API shape, decoded).
+#[derive(Clone, Copy, Debug)]
+pub struct U2fSignResponse<'a> {
+    /// The key handle the key signed with.
+    pub key_handle: &'a [u8],
+    /// `signatureData`: flags, counter, signature.
+    pub signature_data: &'a [u8],
+    /// `clientData`: the JSON whose hash the key signed.
+    pub client_data: &'a [u8],
 }
 
 /// The parts of a WebAuthn assertion (`PublicKeyCredential.toJSON()`,
@@ -119,7 +132,7 @@ impl Auth {
             return Err(AuthError::EnrollOnly);
         }
         if keys.is_empty() {
-            let session = self.issue_session(&user, KIND_ENROLL, now).await?;
+            let session = self.issue_session(&user, KIND_ENROLL, None, now).await?;
             self.audit(
                 Some((user.id, &user.name)),
                 "login",
@@ -145,21 +158,22 @@ impl Auth {
         })
     }
 
-    /// Finishes a login with a U2F authentication response. The signature is
-    /// checked before the challenge is consumed, and the consumption is one
-    /// conditional UPDATE: of many concurrent finishes exactly one wins.
+    /// Finishes a login with a U2F authentication response. The attempt is
+    /// reserved before the signature is judged, and the challenge consumed
+    /// by one conditional UPDATE after: of many concurrent finishes at most
+    /// `second_factor_attempts` are judged and exactly one wins.
     pub async fn finish_u2f(
         &self,
         login_id: &str,
-        key_handle: &[u8],
-        signature_data: &[u8],
-        client_data: &[u8],
+        response: &U2fSignResponse<'_>,
         source: IpAddr,
         now: i64,
     ) -> Result<LoginSuccess, AuthError> {
-        let (challenge, user) = self.pending_login(login_id, source, now).await?;
-        let result = self.check_u2f(&challenge, key_handle, signature_data, client_data).await;
-        self.finish_with_key(&challenge, &user, result, source, now).await
+        let (challenge, user) = self.pending(login_id, Pending::Login, source, now).await?;
+        let result = self.check_u2f(&challenge, response).await;
+        let key = self.passed_with_key(&challenge, &user, result, Pending::Login, source, now).await?;
+        let how = format!("password and key {} ({})", key.id, key.label);
+        self.login_succeeded(&challenge, &user, source, &how, "success", now).await
     }
 
     /// Finishes a login with a WebAuthn assertion (a browser), verified by
@@ -171,32 +185,38 @@ impl Auth {
         source: IpAddr,
         now: i64,
     ) -> Result<LoginSuccess, AuthError> {
-        let (challenge, user) = self.pending_login(login_id, source, now).await?;
+        let (challenge, user) = self.pending(login_id, Pending::Login, source, now).await?;
         let result = self.check_webauthn(&challenge, assertion).await;
-        self.finish_with_key(&challenge, &user, result, source, now).await
+        let key = self.passed_with_key(&challenge, &user, result, Pending::Login, source, now).await?;
+        let how = format!("password and key {} ({})", key.id, key.label);
+        self.login_succeeded(&challenge, &user, source, &how, "success", now).await
     }
 
-    /// The part of a key login after the signature check: count a failure,
-    /// or consume the challenge, apply the counter rule and succeed.
-    async fn finish_with_key(
+    /// The part of a key ceremony after the signature check: a refusal is
+    /// audited (its attempt was reserved already), a pass consumes the
+    /// challenge and applies the counter rule. Returns the key that passed.
+    pub(crate) async fn passed_with_key(
         &self,
         challenge: &Challenge,
         user: &User,
         checked: Result<(Credential, u32), AuthError>,
+        ceremony: Pending,
         source: IpAddr,
         now: i64,
-    ) -> Result<LoginSuccess, AuthError> {
+    ) -> Result<Credential, AuthError> {
         let who = Some((user.id, user.name.as_str()));
+        let failed = ceremony.failure_event();
         let (credential, asserted) = match checked {
             Ok(found) => found,
             Err(e) => {
-                self.audit(who, "login_failed", &e.to_string(), Some(source), now).await;
-                self.count_failure(&challenge.id).await?;
+                if !matches!(e, AuthError::Store(_)) {
+                    self.audit(who, failed, &e.to_string(), Some(source), now).await;
+                }
                 return Err(e);
             }
         };
         if let Err(e) = consume(&self.store, &challenge.id, now).await {
-            self.audit(who, "login_failed", &e.to_string(), Some(source), now).await;
+            self.audit(who, failed, &e.to_string(), Some(source), now).await;
             return Err(e);
         }
         let stored = u32::try_from(credential.counter).unwrap_or(u32::MAX);
@@ -218,14 +238,12 @@ impl Auth {
             metrics::counter!("keygate_login_total", "outcome" => "possible_clone").increment(1);
             return Err(AuthError::PossibleClone { stored, asserted });
         }
-        let success = self.login_succeeded(challenge, user, now).await?;
-        let detail = format!("password and key {} ({})", credential.id, credential.label);
-        self.audit(who, "login", &detail, Some(source), now).await;
-        metrics::counter!("keygate_login_total", "outcome" => "success").increment(1);
-        Ok(success)
+        Ok(credential)
     }
 
-    /// Finishes a login with a one-time recovery code instead of a key.
+    /// Finishes a login with a one-time recovery code instead of a key. The
+    /// code is burned in the same transaction that consumes the login, so a
+    /// code sent for a login that is already finished or expired survives.
     pub async fn finish_recovery(
         &self,
         login_id: &str,
@@ -233,31 +251,39 @@ impl Auth {
         source: IpAddr,
         now: i64,
     ) -> Result<LoginSuccess, AuthError> {
-        let (challenge, user) = self.pending_login(login_id, source, now).await?;
+        let (challenge, user) = self.pending(login_id, Pending::Login, source, now).await?;
         let who = Some((user.id, user.name.as_str()));
-        let hash = TokenHash::of(&super::recovery::normalize(code));
-        match self.store.consume_recovery_code(user.id, &hash, now).await {
-            Ok(()) => {}
-            Err(StoreError::NotFound(_) | StoreError::AlreadyUsed(_)) => {
-                self.audit(who, "login_failed", "wrong or used recovery code", Some(source), now).await;
-                self.count_failure(login_id).await?;
-                return Err(AuthError::BadCredentials);
-            }
-            Err(e) => return Err(e.into()),
+        let normalized = super::recovery::normalize(code);
+        let mac = self.server_key.recovery_code_mac(user.id, &normalized);
+        let legacy = TokenHash::of(&normalized);
+        let refusal = match self.store.redeem_recovery_code(login_id, user.id, &mac, &legacy, now).await? {
+            Redemption::Redeemed => None,
+            Redemption::WrongCode | Redemption::UsedCode => Some(AuthError::BadCredentials),
+            Redemption::LoginUsed => Some(AuthError::ChallengeUsed),
+            Redemption::LoginExpired => Some(AuthError::ChallengeExpired),
+            Redemption::NoLogin => Some(AuthError::UnknownLogin),
+        };
+        if let Some(e) = refusal {
+            let detail = match e {
+                AuthError::BadCredentials => "wrong or used recovery code".to_owned(),
+                ref other => other.to_string(),
+            };
+            self.audit(who, "login_failed", &detail, Some(source), now).await;
+            return Err(e);
         }
-        consume(&self.store, login_id, now).await?;
-        let success = self.login_succeeded(&challenge, &user, now).await?;
-        self.audit(who, "login", "password and recovery code", Some(source), now).await;
-        metrics::counter!("keygate_login_total", "outcome" => "recovery").increment(1);
-        Ok(success)
+        self.login_succeeded(&challenge, &user, source, "password and recovery code", "recovery", now).await
     }
 
     /// What every passed second factor leads to: the application's request
-    /// carried out, if the login was for one, then the session.
+    /// carried out, if the login was for one, then the session (whose second
+    /// factor is now), the audit line (`how`) and the metric (`outcome`).
     async fn login_succeeded(
         &self,
         challenge: &Challenge,
         user: &User,
+        source: IpAddr,
+        how: &str,
+        outcome: &'static str,
         now: i64,
     ) -> Result<LoginSuccess, AuthError> {
         let redirect_to = match challenge.for_app.as_deref() {
@@ -268,55 +294,57 @@ impl Auth {
             }
             None => None,
         };
-        let session = self.issue_session(user, KIND_API, now).await?;
+        let session = self.issue_session(user, KIND_API, Some(now), now).await?;
+        self.audit(Some((user.id, &user.name)), "login", how, Some(source), now).await;
+        metrics::counter!("keygate_login_total", "outcome" => outcome).increment(1);
         Ok(LoginSuccess { session, redirect_to })
     }
 
-    /// The pending login and its user, or the refusal for a missing, used,
-    /// expired or exhausted one (audited when the login exists).
-    async fn pending_login(
+    /// The pending ceremony `id` and its user, with one second-factor attempt
+    /// reserved on it; or the refusal for a missing, used, expired or
+    /// exhausted one (audited when the ceremony exists).
+    pub(crate) async fn pending(
         &self,
-        login_id: &str,
+        id: &str,
+        ceremony: Pending,
         source: IpAddr,
         now: i64,
     ) -> Result<(Challenge, User), AuthError> {
-        let challenge = match self.store.challenge(login_id).await? {
-            Some(c) if c.purpose == ChallengePurpose::Login => c,
+        let challenge = match self.store.challenge(id).await? {
+            Some(c) if ceremony.owns(&c) => c,
             _ => return Err(AuthError::UnknownLogin),
         };
         let user = self.store.user_by_id(challenge.user_id).await?.ok_or(AuthError::UnknownLogin)?;
-        let refusal = if challenge.used_at.is_some() {
-            Some(AuthError::ChallengeUsed)
-        } else if challenge.expires_at <= now {
-            Some(AuthError::ChallengeExpired)
-        } else if challenge.attempts >= i64::from(self.settings.limits.second_factor_attempts) {
-            metrics::counter!("keygate_rate_limited_total", "limit" => "second_factor").increment(1);
-            Some(AuthError::RateLimited {
-                retry_after: u64::try_from(challenge.expires_at - now).unwrap_or(0),
-            })
-        } else if user.is_disabled() {
-            Some(AuthError::AccountDisabled)
+        let refusal = if user.is_disabled() {
+            AuthError::AccountDisabled
         } else {
-            None
-        };
-        match refusal {
-            Some(e) => {
-                self.audit(Some((user.id, &user.name)), "login_failed", &e.to_string(), Some(source), now)
-                    .await;
-                Err(e)
+            let limit = self.settings.limits.second_factor_attempts;
+            match self.store.reserve_attempt(id, limit, now).await {
+                Ok(_) => return Ok((challenge, user)),
+                Err(StoreError::AlreadyUsed(_)) => AuthError::ChallengeUsed,
+                Err(StoreError::Expired(_)) => AuthError::ChallengeExpired,
+                Err(StoreError::NotFound(_)) => AuthError::UnknownLogin,
+                Err(StoreError::Exhausted(_)) => {
+                    metrics::counter!("keygate_rate_limited_total", "limit" => "second_factor").increment(1);
+                    AuthError::RateLimited {
+                        retry_after: u64::try_from(challenge.expires_at - now).unwrap_or(0),
+                    }
+                }
+                Err(other) => return Err(other.into()),
             }
-            None => Ok((challenge, user)),
-        }
+        };
+        let failed = ceremony.failure_event();
+        self.audit(Some((user.id, &user.name)), failed, &refusal.to_string(), Some(source), now).await;
+        Err(refusal)
     }
 
     /// Verifies clientData and the signature with the core.
-    async fn check_u2f(
+    pub(crate) async fn check_u2f(
         &self,
         challenge: &Challenge,
-        key_handle: &[u8],
-        signature_data: &[u8],
-        client_data: &[u8],
+        response: &U2fSignResponse<'_>,
     ) -> Result<(Credential, u32), AuthError> {
+        let U2fSignResponse { key_handle, signature_data, client_data } = *response;
         let credential = self
             .store
             .credential_by_handle(&self.settings.rp_id, key_handle)
@@ -339,7 +367,7 @@ impl Auth {
 
     /// Verifies a WebAuthn assertion with the core against the login's
     /// challenge, the RP ID and the allowed origins.
-    async fn check_webauthn(
+    pub(crate) async fn check_webauthn(
         &self,
         challenge: &Challenge,
         assertion: &WebAuthnAssertion<'_>,
@@ -371,13 +399,6 @@ impl Auth {
         Ok((credential, outcome.map_err(AuthError::from_verify)?.counter))
     }
 
-    async fn count_failure(&self, login_id: &str) -> Result<(), AuthError> {
-        match self.store.record_challenge_failure(login_id).await {
-            Ok(_) | Err(StoreError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Counts a hit on a rate-limit bucket; over the limit is `RateLimited`.
     pub(crate) async fn limit(
         &self,
@@ -396,11 +417,13 @@ impl Auth {
         Ok(())
     }
 
-    /// Creates a session of `kind` for `user`.
+    /// Creates a session of `kind` for `user`; `verified_at` is when it
+    /// passed its second factor, if it did.
     pub(crate) async fn issue_session(
         &self,
         user: &User,
         kind: &str,
+        verified_at: Option<i64>,
         now: i64,
     ) -> Result<IssuedSession, AuthError> {
         let token = secrets::random_token(32);
@@ -412,10 +435,43 @@ impl Auth {
             app_id: None,
             secret_sealed: None,
             user_agent: None,
+            verified_at,
             expires_at,
         };
         self.store.create_session(&new, now).await?;
         Ok(IssuedSession { token, expires_at })
+    }
+}
+
+/// Which pending ceremony a second factor is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pending {
+    /// A login's second step.
+    Login,
+    /// A step-up of this signed-in session.
+    Reauth {
+        /// The session that started it (and only it may finish it).
+        session_id: i64,
+    },
+}
+
+impl Pending {
+    /// Whether the stored challenge is this ceremony's.
+    fn owns(self, challenge: &Challenge) -> bool {
+        match self {
+            Self::Login => challenge.purpose == ChallengePurpose::Login,
+            Self::Reauth { session_id } => {
+                challenge.purpose == ChallengePurpose::Reauth && challenge.session_id == Some(session_id)
+            }
+        }
+    }
+
+    /// The audit event of a refusal.
+    fn failure_event(self) -> &'static str {
+        match self {
+            Self::Login => "login_failed",
+            Self::Reauth { .. } => "step_up_failed",
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod app_request;
 mod error;
 pub mod keys;
 pub mod login;
+pub mod reauth;
 pub mod recovery;
 pub mod session;
 pub mod webauthn;
@@ -20,14 +21,16 @@ use std::net::IpAddr;
 pub use error::AuthError;
 
 use crate::config::Config;
+use crate::secrets::ServerKey;
 use crate::store::{ChallengePurpose, NewAuditEntry, NewChallenge, Store, StoreError};
 use crate::verify::fast::KeyCache;
 use crate::verify::{AttestationPolicy, CredentialKey, TrustRoots, VerifyError};
 
 /// API sessions last 12 hours.
 pub const SESSION_TTL_SECS: i64 = 12 * 3600;
-/// Removing the last key needs a login younger than this.
-pub const FRESH_LOGIN_SECS: i64 = 5 * 60;
+/// Adding a key, new recovery codes and removing the last key need a second
+/// factor (the login's, or a step-up) younger than this.
+pub const STEP_UP_SECS: i64 = 5 * 60;
 /// Session kind of a full (password + key) API session.
 pub const KIND_API: &str = "api";
 /// Session kind of a session that may only enroll a first key.
@@ -79,6 +82,11 @@ pub(crate) enum Ceremony<'a> {
     Login {
         /// The serialised application request.
         for_app: Option<&'a str>,
+    },
+    /// A step-up: a signed-in session confirming with a key again.
+    Reauth {
+        /// The session stepping up.
+        session_id: i64,
     },
     /// A key enrolment by a signed-in session.
     Register {
@@ -159,16 +167,18 @@ pub struct Auth {
     pub store: Store,
     /// Start-up settings.
     pub settings: std::sync::Arc<Settings>,
+    /// The server key: recovery codes are stored as MACs under it.
+    pub server_key: std::sync::Arc<ServerKey>,
     /// Verifiers of the credential keys seen lately, with their tables:
     /// every login's signature check goes through it.
     pub keys: std::sync::Arc<KeyCache>,
 }
 
 impl Auth {
-    /// Bundles store and settings.
-    pub fn new(store: Store, settings: Settings) -> Self {
+    /// Bundles store, settings and the server key.
+    pub fn new(store: Store, settings: Settings, server_key: std::sync::Arc<ServerKey>) -> Self {
         let keys = std::sync::Arc::new(KeyCache::new(settings.key_cache_size));
-        Self { store, settings: std::sync::Arc::new(settings), keys }
+        Self { store, settings: std::sync::Arc::new(settings), server_key, keys }
     }
 
     /// The one place a stored credential's public key is parsed, so a cache
@@ -180,8 +190,6 @@ impl Auth {
         key
     }
 
-    /// Writes an audit entry; a failing audit write is logged, never turned
-    /// into a second error for the client.
     /// Stores a pending ceremony (login or enrolment) with the configured
     /// lifetime: one place decides how long a challenge lives.
     pub(crate) async fn open_challenge(
@@ -194,6 +202,7 @@ impl Auth {
     ) -> Result<(), StoreError> {
         let (purpose, session_id, for_app, state) = match ceremony {
             Ceremony::Login { for_app } => (ChallengePurpose::Login, None, for_app, None),
+            Ceremony::Reauth { session_id } => (ChallengePurpose::Reauth, Some(session_id), None, None),
             Ceremony::Register { session_id, webauthn_state } => {
                 (ChallengePurpose::Register, Some(session_id), None, webauthn_state)
             }
@@ -211,6 +220,8 @@ impl Auth {
         self.store.create_challenge(&new, now).await.map(drop)
     }
 
+    /// Writes an audit entry; a failing audit write is logged, never turned
+    /// into a second error for the client.
     pub(crate) async fn audit(
         &self,
         user: Option<(i64, &str)>,

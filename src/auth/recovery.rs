@@ -1,8 +1,12 @@
 //! Recovery codes: ten random `xxxx-xxxx-xxxx` codes per set, shown once and
-//! stored as SHA-256 hashes; each logs in once in place of a key.
+//! stored as HMAC-SHA-256 under the server key, salted by the user; each
+//! logs in once in place of a key.
 
+use std::net::IpAddr;
+
+use super::session::Caller;
 use super::{Auth, AuthError};
-use crate::secrets::{self, TokenHash};
+use crate::secrets::{self, CodeMac};
 
 /// Codes in one set.
 pub const CODES_PER_SET: usize = 10;
@@ -25,14 +29,38 @@ pub fn normalize(code: &str) -> String {
     code.trim().to_ascii_lowercase()
 }
 
+/// A fresh set: the codes to show once, and what the store keeps of them.
+pub(crate) struct CodeSet {
+    /// The codes in clear.
+    pub codes: Vec<String>,
+    /// Their MACs.
+    pub macs: Vec<CodeMac>,
+}
+
 impl Auth {
-    /// Replaces the user's recovery codes with a fresh set and returns it
-    /// (the only time the codes are seen in clear).
-    pub async fn new_recovery_codes(&self, user_id: i64, now: i64) -> Result<Vec<String>, AuthError> {
+    /// A fresh set of codes for `user_id`, not yet stored.
+    pub(crate) fn recovery_code_set(&self, user_id: i64) -> CodeSet {
         let codes: Vec<String> = (0..CODES_PER_SET).map(|_| generate_code()).collect();
-        let hashes: Vec<TokenHash> = codes.iter().map(|c| TokenHash::of(&normalize(c))).collect();
-        self.store.replace_recovery_codes(user_id, &hashes, now).await?;
-        Ok(codes)
+        let macs = codes.iter().map(|c| self.server_key.recovery_code_mac(user_id, &normalize(c))).collect();
+        CodeSet { codes, macs }
+    }
+
+    /// Replaces the caller's recovery codes with a fresh set and returns it
+    /// (the only time the codes are seen in clear). Needs a second factor
+    /// from the last 5 minutes: a stolen session alone mints no codes.
+    pub async fn new_recovery_codes(
+        &self,
+        caller: &Caller,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<Vec<String>, AuthError> {
+        caller.require_full()?;
+        caller.require_fresh_factor("a new set of recovery codes", now)?;
+        let set = self.recovery_code_set(caller.user.id);
+        self.store.replace_recovery_codes(caller.user.id, &set.macs, now).await?;
+        let who = Some((caller.user.id, caller.user.name.as_str()));
+        self.audit(who, "recovery_codes_replaced", "", Some(source), now).await;
+        Ok(set.codes)
     }
 }
 

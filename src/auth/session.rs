@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{Auth, AuthError, KIND_API, KIND_ENROLL};
+use super::{Auth, AuthError, KIND_API, KIND_ENROLL, STEP_UP_SECS};
 use crate::secrets::{self, TokenHash};
 use crate::store::{Session, StoreError, User};
 
@@ -24,6 +24,18 @@ impl Caller {
     /// Refuses enroll-only sessions.
     pub fn require_full(&self) -> Result<(), AuthError> {
         if self.is_enroll_only() { Err(AuthError::EnrollOnly) } else { Ok(()) }
+    }
+
+    /// True when the session passed a second factor less than
+    /// [`STEP_UP_SECS`] ago: a stolen cookie or Bearer token alone is not.
+    pub fn has_fresh_factor(&self, now: i64) -> bool {
+        self.session.verified_at.is_some_and(|at| now.saturating_sub(at) <= STEP_UP_SECS)
+    }
+
+    /// Refuses, with `reauth_required`, a change that needs a fresh second
+    /// factor (`what` names it in the message).
+    pub fn require_fresh_factor(&self, what: &'static str, now: i64) -> Result<(), AuthError> {
+        if self.has_fresh_factor(now) { Ok(()) } else { Err(AuthError::ReauthRequired(what)) }
     }
 }
 

@@ -54,10 +54,7 @@ impl Auth {
     /// presence only, ES256 only, direct attestation, the user's keys
     /// excluded. Returns the `{publicKey}` JSON for the browser.
     pub async fn webauthn_register_start(&self, caller: &Caller, now: i64) -> Result<Value, AuthError> {
-        let keys = self.store.credentials_for_user(caller.user.id).await?;
-        if caller.is_enroll_only() && !keys.is_empty() {
-            return Err(AuthError::EnrollOnly);
-        }
+        let keys = self.may_add_key(caller, now).await?;
         let core = self.webauthn_core()?;
         let user = &caller.user;
         let display = user.display_name.clone().unwrap_or_else(|| user.name.clone());
@@ -92,6 +89,7 @@ impl Auth {
     ) -> Result<Registered, AuthError> {
         let label = check_label(name)?;
         let who = Some((caller.user.id, caller.user.name.as_str()));
+        self.may_add_key(caller, now).await?;
         let client_data = ClientData::parse_webauthn(&credential.response.client_data_json)
             .map_err(AuthError::BadClientData)?;
         let pending = self.pending_registration(caller, &client_data.challenge, now).await?;
@@ -112,10 +110,6 @@ impl Auth {
             }
         };
         super::login::consume(&self.store, &pending.id, now).await?;
-        let first = self.store.credential_count(caller.user.id).await? == 0;
-        if caller.is_enroll_only() && !first {
-            return Err(AuthError::EnrollOnly);
-        }
         let transports = registered
             .transports
             .as_ref()
@@ -139,7 +133,7 @@ impl Auth {
             registered.attestation_format,
             attestation_subject.as_deref().unwrap_or("-")
         );
-        self.store_new_key(caller, &new, first, &how, source, now).await
+        self.store_new_key(caller, &new, &how, source, now).await
     }
 
     /// The checks that keep a WebAuthn credential usable over raw U2F, and

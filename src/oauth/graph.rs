@@ -132,6 +132,7 @@ impl Graph<'_> {
             user_id: Some(user_id),
             data: &data.to_string(),
             expires_at: Some(now.saturating_add(ttl)),
+            issued_from: None,
         };
         self.store.create_app_token(&new, now).await?;
         Ok(token)
@@ -163,6 +164,7 @@ impl Graph<'_> {
             user_id: None,
             data: "{}",
             expires_at: None,
+            issued_from: None,
         };
         self.store.create_app_token(&new, now).await?;
         Ok(json!({ "access_token": token, "token_type": "bearer" }))
@@ -263,6 +265,7 @@ impl Graph<'_> {
             user_id: Some(token.user.id),
             data: &data.to_string(),
             expires_at: Some(now.saturating_add(CLIENT_CODE_SECS)),
+            issued_from: None,
         };
         self.store.create_app_token(&new, now).await?;
         Ok(json!({ "code": code }))

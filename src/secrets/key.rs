@@ -39,10 +39,17 @@ pub enum KeyError {
     Open,
 }
 
-/// The AES-256-GCM key, wiped from memory when dropped and never printed.
+/// The AES-256-GCM key, wiped from memory when dropped and never printed,
+/// and the MAC key derived from it for recovery codes.
 pub struct ServerKey {
     cipher: Aes256Gcm,
+    /// HKDF-SHA-256 of the key, for recovery-code MACs: a separate key, so
+    /// no value is ever both encrypted and MACed under the same bytes.
+    code_mac_key: Zeroizing<[u8; MAC_KEY_LEN]>,
 }
+
+/// HMAC-SHA-256 keys of one block (64 bytes) are used as they are.
+const MAC_KEY_LEN: usize = 64;
 
 impl std::fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,7 +69,25 @@ pub fn default_key_file(database_url: &str) -> PathBuf {
 impl ServerKey {
     /// A key from raw bytes (tests, tools).
     pub fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
-        Self { cipher: Aes256Gcm::new(bytes.into()) }
+        let mut code_mac_key = Zeroizing::new([0u8; MAC_KEY_LEN]);
+        // Expanding 64 bytes out of HKDF-SHA-256 cannot fail (the limit is 8160).
+        let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, bytes)
+            .expand(b"keygate recovery-code mac v1", code_mac_key.as_mut_slice());
+        Self { cipher: Aes256Gcm::new(bytes.into()), code_mac_key }
+    }
+
+    /// The stored form of a recovery code: HMAC-SHA-256 under a key derived
+    /// from this one, over the user id and the normalised code. Without the
+    /// server key a leaked table tests no guess; with it, each guess is tried
+    /// against one user, not all of them at once.
+    pub fn recovery_code_mac(&self, user_id: i64, code: &str) -> super::CodeMac {
+        use hmac::Mac;
+        use hmac::digest::KeyInit;
+        let key = hmac::digest::generic_array::GenericArray::from_slice(self.code_mac_key.as_slice());
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new(key);
+        mac.update(&user_id.to_be_bytes());
+        mac.update(code.as_bytes());
+        super::CodeMac(mac.finalize().into_bytes().into())
     }
 
     /// A fresh random key (tests).
@@ -158,6 +183,17 @@ mod tests {
         assert!(key.open(&tampered, b"app-secret:1").is_err());
         assert!(ServerKey::generate().open(&sealed, b"app-secret:1").is_err());
         assert!(key.open(&sealed[..10], b"app-secret:1").is_err());
+    }
+
+    #[test]
+    fn recovery_code_macs_depend_on_key_user_and_code() {
+        let key = ServerKey::from_bytes(&[7u8; 32]);
+        let mac = key.recovery_code_mac(1, "abcd-efgh-jkmn");
+        assert_eq!(mac, key.recovery_code_mac(1, "abcd-efgh-jkmn"));
+        assert_ne!(mac, key.recovery_code_mac(2, "abcd-efgh-jkmn"), "salted by the user");
+        assert_ne!(mac, key.recovery_code_mac(1, "abcd-efgh-jkmp"));
+        assert_ne!(mac, ServerKey::from_bytes(&[8u8; 32]).recovery_code_mac(1, "abcd-efgh-jkmn"));
+        assert_ne!(mac.as_slice(), super::super::TokenHash::of("abcd-efgh-jkmn").as_slice());
     }
 
     #[test]

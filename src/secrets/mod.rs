@@ -43,6 +43,24 @@ impl std::fmt::Debug for TokenHash {
     }
 }
 
+/// A recovery code as stored: HMAC-SHA-256 under the server key (see
+/// [`ServerKey::recovery_code_mac`]), so the table alone tests no guess.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CodeMac([u8; 32]);
+
+impl CodeMac {
+    /// The 32 MAC bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CodeMac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeMac(…)")
+    }
+}
+
 /// `n` random bytes from the operating system.
 pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; n];

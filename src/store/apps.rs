@@ -103,8 +103,11 @@ pub struct AppToken {
     pub consumed_at: Option<i64>,
     /// Unix seconds when revoked (password change, disabling, app revocation).
     pub revoked_at: Option<i64>,
-    /// Why it was revoked: `password_changed`, `user_disabled` or `revoked`.
+    /// Why it was revoked: `password_changed`, `user_disabled`, `revoked`
+    /// or `code_reused`.
     pub revoked_reason: Option<String>,
+    /// The code or token it was issued from, if any.
+    pub issued_from: Option<i64>,
 }
 
 /// What issuing a token stores.
@@ -122,12 +125,15 @@ pub struct NewAppToken<'a> {
     pub data: &'a str,
     /// Expiry.
     pub expires_at: Option<i64>,
+    /// The code or token (row id) it is issued from, so reusing that code
+    /// revokes it.
+    pub issued_from: Option<i64>,
 }
 
 const APP_COLUMNS: &str = "id, name, api_key, secret_sealed, desktop, redirect_uris, allowed_ips, \
                            rate_limit_per_min, created_at, secret_rotated_at";
 const TOKEN_COLUMNS: &str = "id, kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at, \
-                             consumed_at, revoked_at, revoked_reason";
+                             consumed_at, revoked_at, revoked_reason, issued_from";
 
 /// Why a token was revoked, as stored in `revoked_reason`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +144,8 @@ pub enum RevokeReason {
     UserDisabled,
     /// The user or the app revoked it (`DELETE /me/permissions`, `auth.revokeAuthorization`).
     Revoked,
+    /// The code it descends from was presented a second time (RFC 6749 §4.1.2).
+    CodeReused,
 }
 
 impl RevokeReason {
@@ -147,6 +155,7 @@ impl RevokeReason {
             Self::PasswordChanged => "password_changed",
             Self::UserDisabled => "user_disabled",
             Self::Revoked => "revoked",
+            Self::CodeReused => "code_reused",
         }
     }
 }
@@ -241,8 +250,9 @@ impl Store {
     /// Issues a token.
     pub async fn create_app_token(&self, new: &NewAppToken<'_>, now: i64) -> Result<AppToken, StoreError> {
         sqlx::query_as::<_, AppToken>(&format!(
-            "INSERT INTO app_tokens (kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $4 IS NULL THEN NULL ELSE $6 END) \
+            "INSERT INTO app_tokens (kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at, \
+                 issued_from) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $4 IS NULL THEN NULL ELSE $6 END, $8) \
              RETURNING {TOKEN_COLUMNS}"
         ))
         .bind(new.kind.as_str())
@@ -252,9 +262,30 @@ impl Store {
         .bind(new.data)
         .bind(now)
         .bind(new.expires_at)
+        .bind(new.issued_from)
         .fetch_one(&self.pool)
         .await
         .map_err(|e| StoreError::classify(e, "token"))
+    }
+
+    /// Revokes every live token issued from the code or token `id`, and
+    /// those issued from them in turn (a long-lived token exchanged from a
+    /// code's token); returns how many. For a reused OAuth code.
+    pub async fn revoke_issued_from(&self, id: i64, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE app_tokens SET revoked_at = $2, revoked_reason = $3 \
+             WHERE revoked_at IS NULL AND id IN ( \
+                 WITH RECURSIVE issued(id) AS ( \
+                     SELECT id FROM app_tokens WHERE issued_from = $1 \
+                     UNION SELECT t.id FROM app_tokens t JOIN issued i ON t.issued_from = i.id \
+                 ) SELECT id FROM issued)",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(RevokeReason::CodeReused.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// A token of this kind in any state (expired, consumed, revoked), for

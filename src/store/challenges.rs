@@ -11,6 +11,8 @@ pub enum ChallengePurpose {
     Login,
     /// Enrolment of a new key by a signed-in user.
     Register,
+    /// A signed-in session's step-up: its second factor again.
+    Reauth,
 }
 
 impl ChallengePurpose {
@@ -18,6 +20,7 @@ impl ChallengePurpose {
         match self {
             Self::Login => "login",
             Self::Register => "register",
+            Self::Reauth => "reauth",
         }
     }
 }
@@ -28,6 +31,7 @@ impl TryFrom<String> for ChallengePurpose {
         match value.as_str() {
             "login" => Ok(Self::Login),
             "register" => Ok(Self::Register),
+            "reauth" => Ok(Self::Reauth),
             other => Err(format!("unknown challenge purpose {other:?}")),
         }
     }
@@ -136,15 +140,30 @@ impl Store {
         }
     }
 
-    /// Counts a failed second-factor attempt on a pending challenge and
-    /// returns the new total, so the caller can give up after a limit.
-    pub async fn record_challenge_failure(&self, id: &str) -> Result<u32, StoreError> {
+    /// Reserves one second-factor attempt on a pending challenge before it is
+    /// judged, in one conditional UPDATE: of any number of concurrent
+    /// attempts at most `limit` are ever granted. Returns the attempt's
+    /// number (1-based); refusals are [`StoreError::Exhausted`],
+    /// [`StoreError::AlreadyUsed`], [`StoreError::Expired`] or
+    /// [`StoreError::NotFound`], and leave the row as it was.
+    pub async fn reserve_attempt(&self, id: &str, limit: u32, now: i64) -> Result<u32, StoreError> {
         let attempts: Option<i64> = sqlx::query_scalar(
-            "UPDATE challenges SET attempts = attempts + 1 WHERE id = $1 AND used_at IS NULL RETURNING attempts",
+            "UPDATE challenges SET attempts = attempts + 1 \
+             WHERE id = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3 RETURNING attempts",
         )
         .bind(id)
+        .bind(now)
+        .bind(i64::from(limit))
         .fetch_optional(&self.pool)
         .await?;
-        super::to_u32(attempts.ok_or(StoreError::NotFound("challenge"))?, "attempts")
+        if let Some(n) = attempts {
+            return super::to_u32(n, "attempts");
+        }
+        Err(match self.challenge(id).await? {
+            None => StoreError::NotFound("challenge"),
+            Some(c) if c.used_at.is_some() => StoreError::AlreadyUsed("challenge"),
+            Some(c) if c.expires_at <= now => StoreError::Expired("challenge"),
+            Some(_) => StoreError::Exhausted("challenge"),
+        })
     }
 }

@@ -3,7 +3,9 @@
 //! WebAuthn credential id, `rp_id` the string whose SHA-256 is both the U2F
 //! application parameter and WebAuthn's rpIdHash.
 
+use super::users::lock_user;
 use super::{Store, StoreError};
+use crate::secrets::CodeMac;
 
 /// A stored security key.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -79,30 +81,73 @@ pub enum CounterUpdate {
     },
 }
 
+/// What removing a key did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyRemoval {
+    /// The key is gone; this was it.
+    Removed(Box<Credential>),
+    /// It is the user's last key and the caller may not remove that one:
+    /// nothing changed.
+    LastKey,
+}
+
+/// What enrolling a key did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Enrolment {
+    /// The key is stored; `first` when it is the user's first, which then
+    /// came with the first recovery-code set.
+    Added {
+        /// The stored key.
+        credential: Box<Credential>,
+        /// Whether it was the user's first key.
+        first: bool,
+    },
+    /// The caller may only add a first key and the user has one already:
+    /// nothing changed.
+    NotFirst,
+}
+
 const COLUMNS: &str = "id, user_id, rp_id, key_handle, public_key, counter, label, attestation_subject, \
                        transports, webauthn, created_at, last_used_at, possible_clone";
 
 impl Store {
     /// Stores a new key; [`StoreError::Conflict`] when the handle is already registered.
     pub async fn add_credential(&self, new: &NewCredential<'_>, now: i64) -> Result<Credential, StoreError> {
-        sqlx::query_as::<_, Credential>(&format!(
-            "INSERT INTO credentials (user_id, rp_id, key_handle, public_key, counter, label, \
-                 attestation_subject, transports, webauthn, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
-        ))
-        .bind(new.user_id)
-        .bind(new.rp_id)
-        .bind(new.key_handle)
-        .bind(new.public_key)
-        .bind(i64::from(new.counter))
-        .bind(new.label)
-        .bind(new.attestation_subject)
-        .bind(new.transports)
-        .bind(new.webauthn)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| StoreError::classify(e, "security key"))
+        let mut tx = self.pool.begin().await?;
+        let credential = insert_credential(&mut tx, new, now).await?;
+        tx.commit().await?;
+        Ok(credential)
+    }
+
+    /// Enrols a verified key in one transaction under the user's lock: when
+    /// it is the user's first key, `first_codes` become their recovery codes
+    /// in the same commit; with `only_first`, a user who already has a key
+    /// gets [`Enrolment::NotFirst`]. Of concurrent first enrolments exactly
+    /// one stores a key and a code set. [`StoreError::Conflict`] when the
+    /// handle is already registered.
+    pub async fn enroll_credential(
+        &self,
+        new: &NewCredential<'_>,
+        only_first: bool,
+        first_codes: &[CodeMac],
+        now: i64,
+    ) -> Result<Enrolment, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_user(&mut tx, new.user_id).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE user_id = $1")
+            .bind(new.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let first = count == 0;
+        if only_first && !first {
+            return Ok(Enrolment::NotFirst);
+        }
+        let credential = insert_credential(&mut tx, new, now).await?;
+        if first {
+            super::recovery::replace_codes(&mut tx, new.user_id, first_codes, now).await?;
+        }
+        tx.commit().await?;
+        Ok(Enrolment::Added { credential: Box::new(credential), first })
     }
 
     /// The user's keys, oldest first.
@@ -161,14 +206,42 @@ impl Store {
         if done.rows_affected() == 0 { Err(StoreError::NotFound("security key")) } else { Ok(()) }
     }
 
-    /// Removes one of the user's keys.
-    pub async fn remove_credential(&self, user_id: i64, id: i64) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM credentials WHERE user_id = $1 AND id = $2")
+    /// Removes one of the user's keys in one transaction under the user's
+    /// lock; unless `last_allowed`, the last key stays ([`KeyRemoval::LastKey`]).
+    /// Of concurrent removals of a user's last two keys exactly one wins.
+    pub async fn remove_credential(
+        &self,
+        user_id: i64,
+        id: i64,
+        last_allowed: bool,
+    ) -> Result<KeyRemoval, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        match lock_user(&mut tx, user_id).await {
+            Err(StoreError::NotFound(_)) => return Err(StoreError::NotFound("security key")),
+            other => other?,
+        }
+        let key = sqlx::query_as::<_, Credential>(&format!(
+            "SELECT {COLUMNS} FROM credentials WHERE user_id = $1 AND id = $2"
+        ))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("security key"))?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if count <= 1 && !last_allowed {
+            return Ok(KeyRemoval::LastKey);
+        }
+        sqlx::query("DELETE FROM credentials WHERE user_id = $1 AND id = $2")
             .bind(user_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound("security key")) } else { Ok(()) }
+        tx.commit().await?;
+        Ok(KeyRemoval::Removed(Box::new(key)))
     }
 
     /// Stores `counter` only if it is greater than the stored one (or both are
@@ -207,4 +280,29 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+async fn insert_credential(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new: &NewCredential<'_>,
+    now: i64,
+) -> Result<Credential, StoreError> {
+    sqlx::query_as::<_, Credential>(&format!(
+        "INSERT INTO credentials (user_id, rp_id, key_handle, public_key, counter, label, \
+             attestation_subject, transports, webauthn, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+    ))
+    .bind(new.user_id)
+    .bind(new.rp_id)
+    .bind(new.key_handle)
+    .bind(new.public_key)
+    .bind(i64::from(new.counter))
+    .bind(new.label)
+    .bind(new.attestation_subject)
+    .bind(new.transports)
+    .bind(new.webauthn)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| StoreError::classify(e, "security key"))
 }

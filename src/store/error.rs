@@ -24,6 +24,10 @@ pub enum StoreError {
     /// A single-use thing exists but its lifetime is over.
     #[error("{0} expired")]
     Expired(&'static str),
+    /// A limited thing (a login's second-factor attempts) has none left; it
+    /// was left untouched.
+    #[error("{0} has no attempts left")]
+    Exhausted(&'static str),
     /// A token exists but is not ready to be consumed (an auth_token whose
     /// login has not completed); it was left untouched.
     #[error("{0} not ready yet")]

@@ -38,10 +38,11 @@ use sqlx::{AnyPool, Executor};
 pub use apps::{App, AppToken, AppTokenKind, NewApp, NewAppToken, RevokeReason};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use challenges::{Challenge, ChallengePurpose, NewChallenge};
-pub use credentials::{CounterUpdate, Credential, NewCredential};
+pub use credentials::{CounterUpdate, Credential, Enrolment, KeyRemoval, NewCredential};
 pub use error::StoreError;
 pub use purge::{PurgeReport, TOKEN_KEEP_SECS, spawn_purge_task};
 pub use ratelimit::RateLimitHit;
+pub use recovery::Redemption;
 pub use sessions::{NewSession, Session};
 pub use users::{NewUser, User, UserSummary};
 

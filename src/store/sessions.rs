@@ -25,8 +25,12 @@ pub struct Session {
     pub last_call_id: Option<String>,
     /// User agent at sign-in, for the sessions list.
     pub user_agent: Option<String>,
-    /// Unix seconds of sign-in (how fresh the login is).
+    /// Unix seconds of sign-in.
     pub created_at: i64,
+    /// Unix seconds of the last second factor (the login's, or a later
+    /// step-up); `None` for sessions that never passed one (enroll-only,
+    /// legacy). Sensitive changes need it recent.
+    pub verified_at: Option<i64>,
     /// Unix seconds of expiry.
     pub expires_at: i64,
     /// Unix seconds of the last use.
@@ -48,20 +52,22 @@ pub struct NewSession<'a> {
     pub secret_sealed: Option<&'a [u8]>,
     /// User agent.
     pub user_agent: Option<&'a str>,
+    /// When the login passed its second factor, if it did.
+    pub verified_at: Option<i64>,
     /// Unix seconds of expiry.
     pub expires_at: i64,
 }
 
 const COLUMNS: &str = "id, token_hash, user_id, kind, app_id, secret_sealed, last_call_id, user_agent, \
-                       created_at, expires_at, last_seen_at";
+                       created_at, verified_at, expires_at, last_seen_at";
 
 impl Store {
     /// Stores a new session.
     pub async fn create_session(&self, new: &NewSession<'_>, now: i64) -> Result<Session, StoreError> {
         sqlx::query_as::<_, Session>(&format!(
             "INSERT INTO sessions (token_hash, user_id, kind, app_id, secret_sealed, user_agent, \
-                 created_at, expires_at, last_seen_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7) RETURNING {COLUMNS}"
+                 created_at, expires_at, last_seen_at, verified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9) RETURNING {COLUMNS}"
         ))
         .bind(new.token_hash.as_slice())
         .bind(new.user_id)
@@ -71,9 +77,21 @@ impl Store {
         .bind(new.user_agent)
         .bind(now)
         .bind(new.expires_at)
+        .bind(new.verified_at)
         .fetch_one(&self.pool)
         .await
         .map_err(|e| StoreError::classify(e, "session"))
+    }
+
+    /// Records a passed step-up on a live session: its second factor is
+    /// now `now`. [`StoreError::NotFound`] when the session ended meanwhile.
+    pub async fn mark_session_verified(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE sessions SET verified_at = $2 WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound("session")) } else { Ok(()) }
     }
 
     /// The live session with this token hash, marking it seen now.

@@ -163,6 +163,23 @@ impl Store {
     }
 }
 
+/// Takes the user's row lock for the rest of the transaction, before it
+/// reads anything: a conditional write on PostgreSQL locks the row, and on
+/// SQLite a transaction whose first statement writes holds the one write
+/// lock. Transactions that check-then-change a user's keys or codes (the
+/// last key, the first key) so run one after another, each seeing what the
+/// previous one committed. [`StoreError::NotFound`] when there is no such user.
+pub(super) async fn lock_user(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: i64,
+) -> Result<(), StoreError> {
+    let locked = sqlx::query("UPDATE users SET disabled_at = disabled_at WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    if locked.rows_affected() == 0 { Err(StoreError::NotFound("user")) } else { Ok(()) }
+}
+
 /// Deletes the user's sessions and pending challenges and revokes their live
 /// app tokens (kept with the reason, so OAuth can answer subcode 460).
 async fn end_everything(

@@ -9,10 +9,16 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 
 use crate::secrets;
 
-/// The session cookie.
+/// The session cookie over plain HTTP (localhost).
 pub const SESSION_COOKIE: &str = "keygate_session";
-/// The CSRF cookie; its value is also written into each page.
+/// The CSRF cookie over plain HTTP; its value is also written into each page.
 pub const CSRF_COOKIE: &str = "keygate_csrf";
+/// The session cookie under TLS: the `__Host-` prefix makes the browser
+/// refuse it unless it is Secure, for this host only and for every path, so
+/// a sibling subdomain or a plain-HTTP page cannot plant or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-keygate_session";
+/// The CSRF cookie under TLS.
+pub const SECURE_CSRF_COOKIE: &str = "__Host-keygate_csrf";
 /// The header the page's script echoes the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -29,52 +35,85 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty() && v.len() <= 256)
 }
 
-/// True when the request carries the CSRF header and it matches the cookie.
-pub fn csrf_ok(headers: &HeaderMap) -> bool {
-    let header = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-    match (header, get(headers, CSRF_COOKIE)) {
-        (Some(sent), Some(expected)) => secrets::ct_eq(sent.as_bytes(), expected.as_bytes()),
-        _ => false,
-    }
-}
-
 /// Whether a method changes state (and so needs the CSRF token).
 pub fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-fn attributes(secure: bool) -> &'static str {
-    if secure { "; Path=/; HttpOnly; SameSite=Lax; Secure" } else { "; Path=/; HttpOnly; SameSite=Lax" }
+/// The cookies of one deployment: their names and attributes follow from
+/// whether the service is reached over TLS (its origin is `https://`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cookies {
+    /// Under TLS: `Secure` and the `__Host-` prefix.
+    pub secure: bool,
 }
 
-/// Sets the session cookie; it lasts as long as the session.
-pub fn set_session(headers: &mut HeaderMap, token: &str, max_age: i64, secure: bool) {
-    let cookie = format!("{SESSION_COOKIE}={token}; Max-Age={}{}", max_age.max(0), attributes(secure));
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        headers.append(SET_COOKIE, value);
+impl Cookies {
+    /// The cookies for a service at `origin`.
+    pub fn for_origin(origin: &str) -> Self {
+        Self { secure: origin.starts_with("https://") }
+    }
+
+    /// The session cookie's name.
+    pub fn session_name(self) -> &'static str {
+        if self.secure { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+    }
+
+    /// The CSRF cookie's name.
+    pub fn csrf_name(self) -> &'static str {
+        if self.secure { SECURE_CSRF_COOKIE } else { CSRF_COOKIE }
+    }
+
+    fn attributes(self) -> &'static str {
+        if self.secure {
+            "; Path=/; HttpOnly; SameSite=Lax; Secure"
+        } else {
+            "; Path=/; HttpOnly; SameSite=Lax"
+        }
+    }
+
+    /// The session token the browser sent, if any.
+    pub fn session(self, headers: &HeaderMap) -> Option<&str> {
+        get(headers, self.session_name())
+    }
+
+    /// True when the request carries the CSRF header and it matches the cookie.
+    pub fn csrf_ok(self, headers: &HeaderMap) -> bool {
+        let header = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        match (header, get(headers, self.csrf_name())) {
+            (Some(sent), Some(expected)) => secrets::ct_eq(sent.as_bytes(), expected.as_bytes()),
+            _ => false,
+        }
+    }
+
+    /// Sets the session cookie; it lasts as long as the session.
+    pub fn set_session(self, headers: &mut HeaderMap, token: &str, max_age: i64) {
+        let cookie =
+            format!("{}={token}; Max-Age={}{}", self.session_name(), max_age.max(0), self.attributes());
+        append(headers, &cookie);
+    }
+
+    /// Removes the session cookie.
+    pub fn clear_session(self, headers: &mut HeaderMap) {
+        append(headers, &format!("{}=; Max-Age=0{}", self.session_name(), self.attributes()));
+    }
+
+    /// The page's CSRF token: the browser's existing one, or a new one to set.
+    pub fn csrf_token(self, request: &HeaderMap) -> (String, bool) {
+        match get(request, self.csrf_name()) {
+            Some(token) => (token.to_owned(), false),
+            None => (secrets::random_token(24), true),
+        }
+    }
+
+    /// Sets the CSRF cookie (browser session lifetime).
+    pub fn set_csrf(self, headers: &mut HeaderMap, token: &str) {
+        append(headers, &format!("{}={token}{}", self.csrf_name(), self.attributes()));
     }
 }
 
-/// Removes the session cookie.
-pub fn clear_session(headers: &mut HeaderMap, secure: bool) {
-    let cookie = format!("{SESSION_COOKIE}=; Max-Age=0{}", attributes(secure));
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        headers.append(SET_COOKIE, value);
-    }
-}
-
-/// The page's CSRF token: the browser's existing one, or a new one to set.
-pub fn csrf_token(request: &HeaderMap) -> (String, bool) {
-    match get(request, CSRF_COOKIE) {
-        Some(token) => (token.to_owned(), false),
-        None => (secrets::random_token(24), true),
-    }
-}
-
-/// Sets the CSRF cookie (browser session lifetime).
-pub fn set_csrf(headers: &mut HeaderMap, token: &str, secure: bool) {
-    let cookie = format!("{CSRF_COOKIE}={token}{}", attributes(secure));
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
+fn append(headers: &mut HeaderMap, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
         headers.append(SET_COOKIE, value);
     }
 }
@@ -101,10 +140,28 @@ mod tests {
 
     #[test]
     fn csrf_needs_header_and_cookie_to_match() {
-        assert!(csrf_ok(&with("keygate_csrf=abc", Some("abc"))));
-        assert!(!csrf_ok(&with("keygate_csrf=abc", Some("abd"))));
-        assert!(!csrf_ok(&with("keygate_csrf=abc", None)));
-        assert!(!csrf_ok(&with("other=abc", Some("abc"))));
-        assert!(!csrf_ok(&with("keygate_csrf=", Some(""))));
+        let plain = Cookies { secure: false };
+        assert!(plain.csrf_ok(&with("keygate_csrf=abc", Some("abc"))));
+        assert!(!plain.csrf_ok(&with("keygate_csrf=abc", Some("abd"))));
+        assert!(!plain.csrf_ok(&with("keygate_csrf=abc", None)));
+        assert!(!plain.csrf_ok(&with("other=abc", Some("abc"))));
+        assert!(!plain.csrf_ok(&with("keygate_csrf=", Some(""))));
+    }
+
+    #[test]
+    fn under_tls_only_host_prefixed_secure_cookies_count() {
+        let tls = Cookies::for_origin("https://login.example");
+        assert!(tls.secure);
+        assert!(!tls.csrf_ok(&with("keygate_csrf=abc", Some("abc"))), "an unprefixed cookie is ignored");
+        assert!(tls.csrf_ok(&with("__Host-keygate_csrf=abc", Some("abc"))));
+        assert_eq!(tls.session(&with("keygate_session=planted", None)), None);
+        assert_eq!(tls.session(&with("__Host-keygate_session=tok", None)), Some("tok"));
+        let mut headers = HeaderMap::new();
+        tls.set_session(&mut headers, "tok", 60);
+        tls.set_csrf(&mut headers, "c");
+        let set: Vec<&str> = headers.get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(set[0], "__Host-keygate_session=tok; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure");
+        assert_eq!(set[1], "__Host-keygate_csrf=c; Path=/; HttpOnly; SameSite=Lax; Secure");
+        assert!(!Cookies::for_origin("http://localhost:8080").secure);
     }
 }

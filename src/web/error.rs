@@ -63,6 +63,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{what} already exists"))
             }
+            StoreError::Exhausted(what) => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("{what} has no attempts left"),
+            ),
             StoreError::Pending(what) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{what} is not ready yet"))
             }

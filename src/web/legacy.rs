@@ -268,6 +268,7 @@ async fn create_token(state: &AppState, app: &App, now: i64) -> Result<Value, Fa
         user_id: None,
         data: "{}",
         expires_at: Some(now + AUTH_TOKEN_SECS),
+        issued_from: None,
     };
     state.store.create_app_token(&new, now).await?;
     Ok(Value::Str(token))
@@ -314,6 +315,7 @@ async fn get_session(state: &AppState, app: &App, call: &Call, now: i64) -> Resu
         app_id: Some(app.id),
         secret_sealed: sealed.as_deref(),
         user_agent: None,
+        verified_at: None,
         expires_at: expires,
     };
     store.create_session(&new, now).await?;

@@ -47,8 +47,14 @@ impl AppState {
             tracing::error!(%error, "attestation trust roots unusable: refusing every enrolment");
             crate::auth::Settings::fail_closed(&config)
         });
-        let auth = crate::auth::Auth::new(store.clone(), settings);
-        Self { config: Arc::new(config), store, server_key: Arc::new(server_key), auth }
+        let server_key = Arc::new(server_key);
+        let auth = crate::auth::Auth::new(store.clone(), settings, Arc::clone(&server_key));
+        Self { config: Arc::new(config), store, server_key, auth }
+    }
+
+    /// The browser cookies' names and attributes for the configured origin.
+    pub fn cookies(&self) -> cookies::Cookies {
+        cookies::Cookies::for_origin(&self.config.origin)
     }
 }
 
@@ -66,6 +72,12 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        // Answers carry session tokens, recovery codes and session secrets:
+        // no cache or proxy may keep any answer that does not say otherwise.
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        ))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             // The span records the path only: query strings carry tokens and

@@ -90,6 +90,6 @@ pub(super) async fn logout(
 ) -> ApiResult<(StatusCode, HeaderMap)> {
     state.auth.logout(&caller).await?;
     let mut headers = HeaderMap::new();
-    crate::web::cookies::clear_session(&mut headers, state.config.origin.starts_with("https://"));
+    state.cookies().clear_session(&mut headers);
     Ok((StatusCode::NO_CONTENT, headers))
 }

@@ -82,6 +82,7 @@ pub(super) async fn list(State(state): State<AppState>, caller: Caller) -> ApiRe
 #[utoipa::path(post, path = "/api/v1/keys/register/start", security(("bearer" = [])), responses(
     (status = 200, description = "appId, origin, registerRequests, registeredKeys"),
     (status = 401, description = "unauthorized", body = super::ErrorBody),
+    (status = 403, description = "reauth_required: confirm with a key (POST /api/v1/reauth) and retry", body = super::ErrorBody),
 ))]
 pub(super) async fn register_start(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let start = state.auth.register_start(&caller, unix_now()).await?;
@@ -90,11 +91,7 @@ pub(super) async fn register_start(State(state): State<AppState>, caller: Caller
         "appId": settings.rp_id,
         "origin": settings.origin(),
         "registerRequests": [{ "version": "U2F_V2", "challenge": enc(&start.challenge) }],
-        "registeredKeys": start
-            .key_handles
-            .iter()
-            .map(|h| json!({ "version": "U2F_V2", "keyHandle": enc(h), "appId": settings.rp_id }))
-            .collect::<Vec<_>>(),
+        "registeredKeys": super::registered_keys(&settings.rp_id, &start.key_handles),
     })))
 }
 
@@ -172,11 +169,11 @@ pub(super) async fn rename(
     Ok(Json(key_json(&key)))
 }
 
-/// Removes a key; the last one only after a login younger than 5 minutes.
+/// Removes a key; the last one only with a second factor from the last 5 minutes.
 #[utoipa::path(delete, path = "/api/v1/keys/{id}", security(("bearer" = [])), responses(
     (status = 204, description = "removed"),
     (status = 404, description = "not_found", body = super::ErrorBody),
-    (status = 409, description = "last_key", body = super::ErrorBody),
+    (status = 403, description = "reauth_required: the last key, without a recent second factor", body = super::ErrorBody),
 ))]
 pub(super) async fn remove(
     State(state): State<AppState>,
@@ -188,12 +185,17 @@ pub(super) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Replaces the recovery codes with 10 new ones, shown once.
+/// Replaces the recovery codes with 10 new ones, shown once; needs a
+/// second factor from the last 5 minutes.
 #[utoipa::path(post, path = "/api/v1/recovery-codes", security(("bearer" = [])), responses(
     (status = 200, description = "{recovery_codes: [...]}"),
+    (status = 403, description = "reauth_required: confirm with a key (POST /api/v1/reauth) and retry", body = super::ErrorBody),
 ))]
-pub(super) async fn recovery_codes(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    caller.require_full()?;
-    let codes = state.auth.new_recovery_codes(caller.user.id, unix_now()).await?;
+pub(super) async fn recovery_codes(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    caller: Caller,
+) -> ApiResult<Json<Value>> {
+    let codes = state.auth.new_recovery_codes(&caller, source, unix_now()).await?;
     Ok(Json(json!({ "recovery_codes": codes })))
 }

@@ -8,12 +8,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiResult, Failure, b64, enc};
+use super::{ApiJson, ApiResult, Failure, b64};
 use crate::auth::AuthError;
 use crate::auth::app_request::AppRequest;
-use crate::auth::login::{IssuedSession, LoginSuccess, PasswordOutcome, WebAuthnAssertion};
+use crate::auth::login::{IssuedSession, LoginSuccess, PasswordOutcome, U2fSignResponse, WebAuthnAssertion};
 use crate::clock::unix_now;
-use crate::web::{AppState, ClientAddr, cookies};
+use crate::web::{AppState, ClientAddr};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -36,21 +36,21 @@ pub(super) struct LoginRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct U2fFinish {
-    login_id: String,
+    pub(super) login_id: String,
     #[serde(rename = "keyHandle")]
-    key_handle: String,
+    pub(super) key_handle: String,
     #[serde(rename = "signatureData")]
-    signature_data: String,
+    pub(super) signature_data: String,
     #[serde(rename = "clientData")]
-    client_data: String,
+    pub(super) client_data: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct WebAuthnFinish {
-    login_id: String,
+    pub(super) login_id: String,
     /// `PublicKeyCredential.toJSON()` of the assertion.
-    credential: AssertionJson,
+    pub(super) credential: AssertionJson,
 }
 
 /// The fields of `PublicKeyCredential.toJSON()` the check needs; others a
@@ -74,6 +74,72 @@ pub(super) struct AssertionResponseJson {
     signature: String,
 }
 
+/// A U2F response's fields, decoded from base64.
+pub(super) struct DecodedU2f {
+    key_handle: Vec<u8>,
+    signature_data: Vec<u8>,
+    client_data: Vec<u8>,
+}
+
+impl DecodedU2f {
+    /// The view the login logic takes.
+    pub(super) fn borrow(&self) -> U2fSignResponse<'_> {
+        U2fSignResponse {
+            key_handle: &self.key_handle,
+            signature_data: &self.signature_data,
+            client_data: &self.client_data,
+        }
+    }
+}
+
+impl U2fFinish {
+    /// Decodes the response's base64 fields.
+    pub(super) fn decode(&self) -> Result<DecodedU2f, Failure> {
+        Ok(DecodedU2f {
+            key_handle: b64("keyHandle", &self.key_handle)?,
+            signature_data: b64("signatureData", &self.signature_data)?,
+            client_data: b64("clientData", &self.client_data)?,
+        })
+    }
+}
+
+/// An assertion's fields, decoded from base64.
+pub(super) struct DecodedAssertion {
+    credential_id: Vec<u8>,
+    authenticator_data: Vec<u8>,
+    client_data_json: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl DecodedAssertion {
+    /// The view the verification core takes.
+    pub(super) fn borrow(&self) -> WebAuthnAssertion<'_> {
+        WebAuthnAssertion {
+            credential_id: &self.credential_id,
+            authenticator_data: &self.authenticator_data,
+            client_data_json: &self.client_data_json,
+            signature: &self.signature,
+        }
+    }
+}
+
+impl AssertionJson {
+    /// Checks the credential's type and ids and decodes its fields.
+    pub(super) fn decode(&self) -> Result<DecodedAssertion, Failure> {
+        if self.kind != "public-key" || self.id != self.raw_id {
+            return Err(Failure::from(AuthError::InvalidRequest(
+                "credential must be a public-key credential whose id equals rawId".to_owned(),
+            )));
+        }
+        Ok(DecodedAssertion {
+            credential_id: b64("credential.rawId", &self.raw_id)?,
+            authenticator_data: b64("response.authenticatorData", &self.response.authenticator_data)?,
+            client_data_json: b64("response.clientDataJSON", &self.response.client_data_json)?,
+            signature: b64("response.signature", &self.response.signature)?,
+        })
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RecoveryFinish {
@@ -82,7 +148,7 @@ pub(super) struct RecoveryFinish {
 }
 
 /// Counts the outcome of a login step for the metrics.
-fn counted<T>(result: Result<T, AuthError>) -> Result<T, Failure> {
+pub(super) fn counted<T>(result: Result<T, AuthError>) -> Result<T, Failure> {
     result.map_err(|e| {
         metrics::counter!("keygate_login_total", "outcome" => e.code()).increment(1);
         Failure::from(e)
@@ -100,18 +166,14 @@ fn success_json(state: &AppState, headers: &HeaderMap, success: &LoginSuccess) -
 /// A page (it sent the CSRF token) gets the session as an HttpOnly cookie
 /// and never sees the token; other clients get it in the body.
 fn with_session(state: &AppState, headers: &HeaderMap, mut body: Value, session: &IssuedSession) -> Response {
-    if !cookies::csrf_ok(headers) {
+    let jar = state.cookies();
+    if !jar.csrf_ok(headers) {
         body["session_token"] = json!(session.token);
         return Json(body).into_response();
     }
     let mut response = Json(body).into_response();
     let max_age = session.expires_at - unix_now();
-    cookies::set_session(
-        response.headers_mut(),
-        &session.token,
-        max_age,
-        state.config.origin.starts_with("https://"),
-    );
+    jar.set_session(response.headers_mut(), &session.token, max_age);
     response
 }
 
@@ -148,28 +210,9 @@ pub(super) async fn start(
             }),
             &session,
         ),
-        PasswordOutcome::SecondFactor { login_id, challenge, key_handles } => Json(json!({
-            "publicKey": {
-                "challenge": enc(&challenge),
-                "rpId": settings.rp_id,
-                "timeout": settings.challenge_ttl_secs.saturating_mul(1000),
-                "userVerification": "discouraged",
-                "allowCredentials": key_handles
-                    .iter()
-                    .map(|h| json!({ "type": "public-key", "id": enc(h) }))
-                    .collect::<Vec<_>>(),
-            },
-            "login_id": login_id,
-            "second_factor": "u2f",
-            "appId": settings.rp_id,
-            "origin": settings.origin(),
-            "challenge": enc(&challenge),
-            "registeredKeys": key_handles
-                .iter()
-                .map(|h| json!({ "version": "U2F_V2", "keyHandle": enc(h), "appId": settings.rp_id }))
-                .collect::<Vec<_>>(),
-        }))
-        .into_response(),
+        PasswordOutcome::SecondFactor { login_id, challenge, key_handles } => {
+            Json(super::second_factor_request(settings, &login_id, &challenge, &key_handles)).into_response()
+        }
     })
 }
 
@@ -188,15 +231,9 @@ pub(super) async fn finish_u2f(
     headers: HeaderMap,
     ApiJson(req): ApiJson<U2fFinish>,
 ) -> ApiResult<Response> {
-    let key_handle = b64("keyHandle", &req.key_handle)?;
-    let signature_data = b64("signatureData", &req.signature_data)?;
-    let client_data = b64("clientData", &req.client_data)?;
-    let success = counted(
-        state
-            .auth
-            .finish_u2f(&req.login_id, &key_handle, &signature_data, &client_data, source, unix_now())
-            .await,
-    )?;
+    let response = req.decode()?;
+    let success =
+        counted(state.auth.finish_u2f(&req.login_id, &response.borrow(), source, unix_now()).await)?;
     Ok(success_json(&state, &headers, &success))
 }
 
@@ -216,23 +253,9 @@ pub(super) async fn finish_webauthn(
     headers: HeaderMap,
     ApiJson(req): ApiJson<WebAuthnFinish>,
 ) -> ApiResult<Response> {
-    let credential = &req.credential;
-    if credential.kind != "public-key" || credential.id != credential.raw_id {
-        return Err(Failure::from(AuthError::InvalidRequest(
-            "credential must be a public-key credential whose id equals rawId".to_owned(),
-        )));
-    }
-    let credential_id = b64("credential.rawId", &credential.raw_id)?;
-    let authenticator_data = b64("response.authenticatorData", &credential.response.authenticator_data)?;
-    let client_data_json = b64("response.clientDataJSON", &credential.response.client_data_json)?;
-    let signature = b64("response.signature", &credential.response.signature)?;
-    let assertion = WebAuthnAssertion {
-        credential_id: &credential_id,
-        authenticator_data: &authenticator_data,
-        client_data_json: &client_data_json,
-        signature: &signature,
-    };
-    let success = counted(state.auth.finish_webauthn(&req.login_id, &assertion, source, unix_now()).await)?;
+    let assertion = req.credential.decode()?;
+    let success =
+        counted(state.auth.finish_webauthn(&req.login_id, &assertion.borrow(), source, unix_now()).await)?;
     Ok(success_json(&state, &headers, &success))
 }
 

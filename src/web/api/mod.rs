@@ -7,6 +7,7 @@ mod account;
 mod keys;
 mod login;
 mod openapi;
+mod reauth;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(login::router())
         .merge(keys::router())
         .merge(account::router())
+        .merge(reauth::router())
         .merge(openapi::router())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
 }
@@ -73,10 +75,11 @@ impl From<AuthError> for Failure {
             AuthError::AccountDisabled
             | AuthError::EnrollOnly
             | AuthError::Csrf
+            | AuthError::ReauthRequired(_)
             | AuthError::PossibleClone { .. } => StatusCode::FORBIDDEN,
             AuthError::UnknownLogin | AuthError::NotFound(_) => StatusCode::NOT_FOUND,
             AuthError::ChallengeExpired => StatusCode::GONE,
-            AuthError::ChallengeUsed | AuthError::LastKey => StatusCode::CONFLICT,
+            AuthError::ChallengeUsed => StatusCode::CONFLICT,
             AuthError::UnknownKey
             | AuthError::BadClientData(_)
             | AuthError::BadSignature(_)
@@ -162,9 +165,9 @@ impl FromRequestParts<AppState> for Caller {
             Some(token) => token,
             None => {
                 // A browser: its session cookie, and for changes the CSRF token.
-                let token =
-                    cookies::get(&parts.headers, cookies::SESSION_COOKIE).ok_or(AuthError::Unauthorized)?;
-                if cookies::changes_state(&parts.method) && !cookies::csrf_ok(&parts.headers) {
+                let jar = state.cookies();
+                let token = jar.session(&parts.headers).ok_or(AuthError::Unauthorized)?;
+                if cookies::changes_state(&parts.method) && !jar.csrf_ok(&parts.headers) {
                     return Err(AuthError::Csrf.into());
                 }
                 token
@@ -184,4 +187,42 @@ pub(super) fn b64(field: &str, text: &str) -> Result<Vec<u8>, Failure> {
 /// Websafe base64 without padding.
 pub(super) fn enc(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The FIDO U2F JavaScript API's `registeredKeys`: the user's key handles
+/// under the RP ID.
+pub(super) fn registered_keys(rp_id: &str, key_handles: &[Vec<u8>]) -> serde_json::Value {
+    key_handles
+        .iter()
+        .map(|h| serde_json::json!({ "version": "U2F_V2", "keyHandle": enc(h), "appId": rp_id }))
+        .collect()
+}
+
+/// What a client needs to sign a pending second factor (a login's second
+/// step, or a step-up), for the U2F CLI and for a page's WebAuthn call: one
+/// challenge for every listed key.
+pub(super) fn second_factor_request(
+    settings: &crate::auth::Settings,
+    id: &str,
+    challenge: &[u8],
+    key_handles: &[Vec<u8>],
+) -> serde_json::Value {
+    serde_json::json!({
+        "publicKey": {
+            "challenge": enc(challenge),
+            "rpId": settings.rp_id,
+            "timeout": settings.challenge_ttl_secs.saturating_mul(1000),
+            "userVerification": "discouraged",
+            "allowCredentials": key_handles
+                .iter()
+                .map(|h| serde_json::json!({ "type": "public-key", "id": enc(h) }))
+                .collect::<Vec<_>>(),
+        },
+        "login_id": id,
+        "second_factor": "u2f",
+        "appId": settings.rp_id,
+        "origin": settings.origin(),
+        "challenge": enc(challenge),
+        "registeredKeys": registered_keys(&settings.rp_id, key_handles),
+    })
 }

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{account, keys, login};
+use super::{account, keys, login, reauth};
 use crate::web::AppState;
 
 #[derive(OpenApi)]
@@ -25,6 +25,9 @@ use crate::web::AppState;
         keys::rename,
         keys::remove,
         keys::recovery_codes,
+        reauth::start,
+        reauth::finish_u2f,
+        reauth::finish_webauthn,
         account::password,
         account::sessions,
         account::revoke,

@@ -15,7 +15,7 @@ use super::{Csrf, page_with_csrf};
 use crate::auth::session::Caller;
 use crate::clock::unix_now;
 use crate::store::{Credential, Session};
-use crate::web::{AppState, cookies};
+use crate::web::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -35,7 +35,7 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap) -> Response 
 
 async fn account(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let now = unix_now();
-    let Some(token) = cookies::get(&headers, cookies::SESSION_COOKIE) else {
+    let Some(token) = state.cookies().session(&headers) else {
         return Redirect::to("/sign-in").into_response();
     };
     let Ok(caller) = state.auth.authenticate(token, now).await else {

@@ -32,14 +32,15 @@ pub(super) fn router() -> Router<AppState> {
 pub(crate) struct Csrf {
     token: String,
     new: bool,
-    secure: bool,
+    cookies: crate::web::cookies::Cookies,
 }
 
 impl Csrf {
     /// The browser's token, or a new one the page will set.
     pub(crate) fn of(state: &AppState, request: &HeaderMap) -> Self {
-        let (token, new) = crate::web::cookies::csrf_token(request);
-        Self { token, new, secure: state.config.origin.starts_with("https://") }
+        let cookies = state.cookies();
+        let (token, new) = cookies.csrf_token(request);
+        Self { token, new, cookies }
     }
 }
 
@@ -48,7 +49,7 @@ impl Csrf {
 pub(crate) fn page_with_csrf(status: StatusCode, title: &str, csrf: &Csrf, body: Markup) -> Response {
     let mut response = render(status, title, Some(&csrf.token), body);
     if csrf.new {
-        crate::web::cookies::set_csrf(response.headers_mut(), &csrf.token, csrf.secure);
+        csrf.cookies.set_csrf(response.headers_mut(), &csrf.token);
     }
     response
 }
