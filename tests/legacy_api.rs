@@ -6,7 +6,7 @@ mod common;
 
 use common::legacy::{
     AppOptions, TestApp, assert_facebook_root, call, complete_login, form, json_error_code, parse_xml,
-    register, send_raw, signed, state, user, xml_error_code,
+    register, send_raw, signed, signed_for_path, state, user, xml_error_code,
 };
 use keygate::store::Store;
 use keygate::web::AppState;
@@ -360,7 +360,8 @@ async fn errors(store: Store) {
     let answer =
         send_raw(&state, "GET", &format!("/restserver.php?{}", form(&pairs)), None, Vec::new(), peer).await;
     assert_eq!(parse_xml(&answer.body).name, "auth_createToken_response");
-    let path_pairs = signed(&[("api_key", key.as_str()), ("v", "1.0")], &app.secret);
+    let path_pairs =
+        signed_for_path(&[("api_key", key.as_str()), ("v", "1.0")], "auth.createToken", &app.secret);
     let answer = send_raw(
         &state,
         "GET",
@@ -371,6 +372,18 @@ async fn errors(store: Store) {
     )
     .await;
     assert_eq!(parse_xml(&answer.body).name, "auth_createToken_response", "{}", answer.body);
+    // Signed without the path's method, the same call is refused.
+    let unsigned_path = signed(&[("api_key", key.as_str()), ("v", "1.0")], &app.secret);
+    let answer = send_raw(
+        &state,
+        "GET",
+        &format!("/method/auth.createToken?{}", form(&unsigned_path)),
+        None,
+        Vec::new(),
+        peer,
+    )
+    .await;
+    assert_eq!(xml_error_code(&answer, None), 104, "{}", answer.body);
     let answer =
         send_raw(&state, "POST", "/method/auth.getSession", FORM, form(&pairs).into_bytes(), peer).await;
     assert_eq!(xml_error_code(&answer, None), 100);
@@ -413,6 +426,63 @@ async fn source_networks_and_rate_limits() {
         assert!(call(&state, &params, &limited.secret).await.json().is_string());
     }
     assert_eq!(json_error_code(&call(&state, &params, &limited.secret).await.json()), 4);
+}
+
+/// A captured signed call to `/method/users.getLoggedInUser`, replayed by
+/// whoever saw it to `/method/auth.promoteSession` (to mint a session secret)
+/// and `/method/auth.expireSession` (to end the session): both 104, and the
+/// session still works with no secret minted.
+async fn path_method_replay(store: Store) {
+    let state = state(store);
+    let app = register(&state, "Captured", AppOptions::default()).await;
+    let alice = user(&state.store, "alice").await;
+    let (session_key, _) = session(&state, &app, &alice).await;
+    let now = keygate::clock::unix_now();
+    let secret_before = state.store.sessions_for_user(alice.id, now).await.unwrap()[0].secret_sealed.clone();
+    let captured = signed_for_path(
+        &[
+            ("api_key", app.app.api_key.as_str()),
+            ("v", "1.0"),
+            ("session_key", &session_key),
+            ("format", "JSON"),
+        ],
+        "users.getLoggedInUser",
+        &app.secret,
+    );
+    let to = |method: &str| {
+        let state = state.clone();
+        let uri = format!("/method/{method}");
+        let body = form(&captured).into_bytes();
+        async move { send_raw(&state, "POST", &uri, FORM, body, "127.0.0.1:1").await.json() }
+    };
+    assert_eq!(to("users.getLoggedInUser").await, serde_json::json!(alice.id), "the original call works");
+    for method in ["auth.promoteSession", "auth.expireSession", "facebook.auth.promoteSession"] {
+        let answer = to(method).await;
+        assert_eq!(json_error_code(&answer), 104, "{method}: {answer}");
+    }
+    // With the captured method parameter sent explicitly, the path must agree.
+    let mut explicit = captured.clone();
+    explicit.pop();
+    explicit.push(("method".to_owned(), "users.getLoggedInUser".to_owned()));
+    let pairs: Vec<(&str, &str)> = explicit.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let body = form(&signed(&pairs, &app.secret)).into_bytes();
+    let answer = send_raw(&state, "POST", "/method/auth.expireSession", FORM, body, "127.0.0.1:1").await;
+    assert_eq!(json_error_code(&answer.json()), 100, "{}", answer.body);
+    assert_eq!(to("users.getLoggedInUser").await, serde_json::json!(alice.id), "the session survived");
+    let sessions = state.store.sessions_for_user(alice.id, keygate::clock::unix_now()).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].secret_sealed, secret_before, "no new session secret was minted");
+}
+
+#[tokio::test]
+async fn a_captured_call_cannot_be_replayed_as_another_method_sqlite() {
+    let (store, _dir) = common::db::sqlite().await;
+    path_method_replay(store).await;
+}
+
+#[tokio::test]
+async fn a_captured_call_cannot_be_replayed_as_another_method_postgres() {
+    path_method_replay(common::db::postgres().await).await;
 }
 
 async fn replay(store: Store) {

@@ -114,18 +114,28 @@ pub struct Refusal {
 
 impl Call {
     /// Validates the parameters. `path_method` is the `{method}` of
-    /// `/method/{method}`; a `method` parameter must then agree with it.
-    pub fn parse(params: Params, path_method: Option<&str>) -> Result<Self, Refusal> {
+    /// `/method/{method}`: the signature must cover it, so a captured call
+    /// cannot be replayed as another method. A `method` parameter must then
+    /// name the same method (the `facebook.` prefix aside); without one,
+    /// `method=<path method>` is part of the signed string.
+    pub fn parse(mut params: Params, path_method: Option<&str>) -> Result<Self, Refusal> {
         let rendering = Rendering::from_params(&params)?;
         let refuse = |error: LegacyError| Refusal { error, rendering: rendering.clone() };
-        let name = match (path_method, params.get("method")) {
-            (Some(path), Some(param)) if Method::parse(path) != Method::parse(param) => {
+        let name = match (path_method, params.raw("method")) {
+            (Some(path), Some(param)) if param.is_empty() || Method::parse(path) != Method::parse(param) => {
                 return Err(refuse(LegacyError::invalid("method differs from the path")));
             }
-            (Some(path), _) => path,
-            (None, Some(param)) => param,
-            (None, None) => return Err(refuse(LegacyError::invalid("method is required"))),
+            (Some(path), Some(_)) => path.to_owned(),
+            (Some(path), None) => {
+                params.imply("method", path);
+                path.to_owned()
+            }
+            (None, _) => match params.get("method") {
+                Some(param) => param.to_owned(),
+                None => return Err(refuse(LegacyError::invalid("method is required"))),
+            },
         };
+        let name = name.as_str();
         let method = Method::parse(name).ok_or_else(|| refuse(ErrorCode::UnknownMethod.into()))?;
         let api_key =
             params.get("api_key").ok_or_else(|| refuse(ErrorCode::InvalidApiKey.into()))?.to_owned();
@@ -261,6 +271,23 @@ mod tests {
         for bad in ["", "a..b", ".a", "a.", "1a", "a b", "alert(1)", "a;b", "a[0]", "</script>", "é"] {
             assert!(!is_js_identifier_path(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_path_method_is_signed() {
+        let query = |q: &str| Params::from_request(q.as_bytes(), b"").expect("decodable");
+        let call = Call::parse(query(&format!("session_key=s&{BASE}")), Some("users.getLoggedInUser"))
+            .expect("valid");
+        assert_eq!(call.params.signature_base(), "api_key=kmethod=users.getLoggedInUsersession_key=sv=1.0");
+        // The same parameters sent to another path sign another string.
+        let other =
+            Call::parse(query(&format!("session_key=s&{BASE}")), Some("auth.promoteSession")).expect("valid");
+        assert_ne!(call.params.signature_base(), other.params.signature_base());
+        // An empty method parameter cannot stand in for the path's.
+        let refusal =
+            Call::parse(query(&format!("method=&session_key=s&{BASE}")), Some("auth.expireSession"))
+                .unwrap_err();
+        assert_eq!(refusal.error.code, ErrorCode::InvalidParameter);
     }
 
     #[test]

@@ -57,6 +57,20 @@ impl Params {
         self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
     }
 
+    /// The value of `key` as sent, empty included.
+    pub fn raw(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Adds a pair the request implied without sending it (the method a
+    /// `/method/{name}` path names), so the signature covers it too. A key
+    /// already present is left as it is.
+    pub fn imply(&mut self, key: &str, value: &str) {
+        if self.raw(key).is_none() {
+            self.pairs.push((key.to_owned(), value.to_owned()));
+        }
+    }
+
     /// Every pair as received, for echoing back in `request_args`.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.pairs

@@ -106,6 +106,18 @@ pub fn signed(params: &[(&str, &str)], secret: &str) -> Vec<(String, String)> {
     pairs
 }
 
+/// `params` plus `sig` for a call to `/method/{method}` that does not send
+/// a `method` parameter: the path's method is part of the signed string.
+pub fn signed_for_path(params: &[(&str, &str)], method: &str, secret: &str) -> Vec<(String, String)> {
+    let mut with_method = params.to_vec();
+    with_method.push(("method", method));
+    let sig = signed(&with_method, secret).pop().expect("sig");
+    let mut pairs: Vec<(String, String)> =
+        params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    pairs.push(sig);
+    pairs
+}
+
 /// Form-encodes pairs.
 pub fn form(pairs: &[(String, String)]) -> String {
     url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
