@@ -120,7 +120,8 @@ impl Fixture {
     }
 
     fn graph(&self) -> Graph<'_> {
-        Graph { store: &self.api.state.store, server_key: &self.api.state.server_key }
+        let source = std::net::IpAddr::from([127, 0, 0, 1]);
+        Graph { store: &self.api.state.store, server_key: &self.api.state.server_key, source }
     }
 }
 
@@ -191,8 +192,14 @@ async fn endpoints(mut f: Fixture) {
         .await;
     assert_eq!(status, StatusCode::OK, "{short}");
     assert_eq!((short["token_type"].as_str(), short["expires_in"].as_i64()), (Some("bearer"), Some(7200)));
-    let short = short["access_token"].as_str().unwrap().to_owned();
+    let reused = short["access_token"].as_str().unwrap().to_owned();
     assert_eq!(oauth_error(&f.exchange(&code, REDIRECT).await), (400, 100, 0), "a code works once");
+    assert_eq!(
+        oauth_error(&f.get("/me", &[("access_token", &reused)]).await),
+        (400, 190, 467),
+        "and its second use revokes the token it bought"
+    );
+    let short = f.user_token().await;
     assert_eq!(oauth_error(&f.exchange("made-up", REDIRECT).await), (400, 100, 0));
     let code = f.code().await;
     assert_eq!(oauth_error(&f.exchange(&code, "https://app.example/other").await), (400, 100, 36008));
@@ -347,6 +354,8 @@ async fn expiry_and_password_change(mut f: Fixture) {
     assert_eq!(oauth_error(&f.get("/me", &[("access_token", &token)]).await), (400, 190, 460));
 }
 
+/// 50 presentations of one code at once: at most one buys a token, and as
+/// the code was presented more than once, no token bought with it survives.
 async fn fifty_concurrent_exchanges(mut f: Fixture) {
     let code = f.code().await;
     let f = std::sync::Arc::new(f);
@@ -357,16 +366,196 @@ async fn fifty_concurrent_exchanges(mut f: Fixture) {
             tokio::spawn(async move { f.exchange(&code, REDIRECT).await })
         })
         .collect();
-    let mut won = 0;
+    let mut tokens = Vec::new();
     for task in tasks {
         let (status, body) = task.await.unwrap();
         match status {
-            StatusCode::OK => won += 1,
+            StatusCode::OK => tokens.push(body["access_token"].as_str().unwrap().to_owned()),
             StatusCode::BAD_REQUEST => assert_eq!(body["error"]["code"], 100, "{body}"),
             other => panic!("{other}: {body}"),
         }
     }
-    assert_eq!(won, 1);
+    assert!(tokens.len() <= 1, "{tokens:?}");
+    for token in tokens {
+        assert_eq!(oauth_error(&f.get("/me", &[("access_token", &token)]).await), (400, 190, 467));
+    }
+}
+
+/// A dialog code's second use revokes everything that descends from it: the
+/// short token, the long-lived one exchanged from it, and a machine token
+/// bought with a client code of that one (RFC 6749 §4.1.2).
+async fn a_reused_code_revokes_every_token_it_led_to(mut f: Fixture) {
+    let key = f.api_key().to_owned();
+    let secret = f.app.secret.clone();
+    let code = f.code().await;
+    let short = f.exchange(&code, REDIRECT).await.1["access_token"].as_str().unwrap().to_owned();
+    let exchange = [
+        ("grant_type", "fb_exchange_token"),
+        ("client_id", &key),
+        ("client_secret", &secret),
+        ("fb_exchange_token", &short),
+    ];
+    let long = f.get("/oauth/access_token", &exchange).await.1["access_token"].as_str().unwrap().to_owned();
+    let cc = [
+        ("client_id", &*key),
+        ("client_secret", &secret),
+        ("redirect_uri", REDIRECT),
+        ("access_token", &long),
+    ];
+    let client_code = f.get("/oauth/client_code", &cc).await.1["code"].as_str().unwrap().to_owned();
+    let machine = f
+        .get(
+            "/oauth/access_token",
+            &[("client_id", &key), ("redirect_uri", REDIRECT), ("code", &client_code)],
+        )
+        .await
+        .1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unrelated = f.user_token().await;
+    for token in [&short, &long, &machine] {
+        assert_eq!(f.get("/me", &[("access_token", token)]).await.0, StatusCode::OK);
+    }
+    // Someone replays the dialog code (leaked from a referrer or a log).
+    assert_eq!(oauth_error(&f.exchange(&code, REDIRECT).await), (400, 100, 0));
+    for token in [&short, &long, &machine] {
+        assert_eq!(oauth_error(&f.get("/me", &[("access_token", token)]).await), (400, 190, 467));
+    }
+    assert_eq!(f.get("/me", &[("access_token", &unrelated)]).await.0, StatusCode::OK, "other grants stay");
+    // A client code reused revokes its machine token likewise.
+    let long = f
+        .get(
+            "/oauth/access_token",
+            &[
+                ("grant_type", "fb_exchange_token"),
+                ("client_id", &key),
+                ("client_secret", &secret),
+                ("fb_exchange_token", &unrelated),
+            ],
+        )
+        .await
+        .1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cc = [
+        ("client_id", &*key),
+        ("client_secret", &secret),
+        ("redirect_uri", REDIRECT),
+        ("access_token", &long),
+    ];
+    let client_code = f.get("/oauth/client_code", &cc).await.1["code"].as_str().unwrap().to_owned();
+    let machine_exchange = [("client_id", &*key), ("redirect_uri", REDIRECT), ("code", &client_code)];
+    let machine =
+        f.get("/oauth/access_token", &machine_exchange).await.1["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(oauth_error(&f.get("/oauth/access_token", &machine_exchange).await).1, 100);
+    assert_eq!(oauth_error(&f.get("/me", &[("access_token", &machine)]).await), (400, 190, 467));
+    assert_eq!(f.get("/me", &[("access_token", &long)]).await.0, StatusCode::OK);
+    let events = f.api.state.store.audit_entries(&keygate::store::AuditFilter::default()).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.event == "oauth_code_reused").count(), 2);
+}
+
+/// An app's allowed networks and rate limit hold on the Graph endpoints as
+/// on the legacy API, in the Graph error shape; `/oauth/client_code` takes
+/// only a registered redirect_uri.
+async fn graph_calls_obey_the_apps_controls(mut f: Fixture) {
+    use keygate::secrets::TokenHash;
+    use keygate::store::{AppTokenKind, NewAppToken};
+    let now = keygate::clock::unix_now();
+    // The test client is 127.0.0.1; this app only answers 10.0.0.0/8.
+    let options = AppOptions {
+        redirect_uris: Some(json!([REDIRECT]).to_string()),
+        allowed_ips: Some(json!(["10.0.0.0/8"]).to_string()),
+        ..AppOptions::default()
+    };
+    let fenced = register(&f.api.state, "fenced", options).await;
+    let user_token = "fenced-user-token";
+    let new = NewAppToken {
+        kind: AppTokenKind::AccessToken,
+        token_hash: &TokenHash::of(user_token),
+        app_id: fenced.app.id,
+        user_id: Some(f.uid),
+        data: r#"{"scope":["public_profile"],"long_lived":true}"#,
+        expires_at: Some(now + 3600),
+        issued_from: None,
+    };
+    f.api.state.store.create_app_token(&new, now).await.unwrap();
+    let key = fenced.app.api_key.clone();
+    let app_token = format!("{key}|{}", fenced.secret);
+    let cases: [(&str, Vec<(&str, &str)>); 5] = [
+        (
+            "/oauth/access_token",
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", &key),
+                ("client_secret", &fenced.secret),
+            ],
+        ),
+        (
+            "/v3.1/oauth/client_code",
+            vec![
+                ("client_id", &key),
+                ("client_secret", &fenced.secret),
+                ("redirect_uri", REDIRECT),
+                ("access_token", user_token),
+            ],
+        ),
+        ("/debug_token", vec![("input_token", user_token), ("access_token", &app_token)]),
+        ("/me", vec![("access_token", user_token)]),
+        ("/v2.8/me", vec![("access_token", user_token)]),
+    ];
+    for (path, params) in &cases {
+        assert_eq!(oauth_error(&f.get(path, params).await), (403, 5, 0), "{path}");
+    }
+    let (status, _, _) =
+        f.api.call("DELETE", &format!("/me/permissions?access_token={user_token}"), None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Three calls a minute: the fourth is code 4 with Retry-After, and a
+    // stranger's forged calls do not use the allowance up.
+    let limited = register(
+        &f.api.state,
+        "limited",
+        AppOptions {
+            redirect_uris: Some(json!([REDIRECT]).to_string()),
+            rate_limit: Some(3),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let key = limited.app.api_key.clone();
+    let forged = [("grant_type", "client_credentials"), ("client_id", &*key), ("client_secret", "guess")];
+    for _ in 0..5 {
+        assert_eq!(oauth_error(&f.get("/oauth/access_token", &forged).await).1, 1);
+    }
+    let creds =
+        [("grant_type", "client_credentials"), ("client_id", &*key), ("client_secret", &limited.secret)];
+    for _ in 0..3 {
+        assert_eq!(f.get("/oauth/access_token", &creds).await.0, StatusCode::OK);
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(creds).finish();
+    let (status, body, headers) =
+        f.api.call("GET", &format!("/oauth/access_token?{query}"), None, None).await;
+    assert_eq!(oauth_error(&(status, body)), (429, 4, 0));
+    assert!(headers.contains_key("retry-after"));
+
+    // client_code for a redirect_uri the app never registered: 191.
+    let token = f.user_token().await;
+    let exchange = [
+        ("grant_type", "fb_exchange_token"),
+        ("client_id", f.api_key()),
+        ("client_secret", &f.app.secret),
+        ("fb_exchange_token", &token),
+    ];
+    let long = f.get("/oauth/access_token", &exchange).await.1["access_token"].as_str().unwrap().to_owned();
+    let cc = [
+        ("client_id", f.api_key()),
+        ("client_secret", &f.app.secret),
+        ("redirect_uri", "https://evil.example/cb"),
+        ("access_token", &long),
+    ];
+    assert_eq!(oauth_error(&f.get("/oauth/client_code", &cc).await), (400, 191, 0));
 }
 
 macro_rules! both_engines {
@@ -382,4 +571,11 @@ macro_rules! both_engines {
     };
 }
 
-both_engines!(app_sign_in_rules, endpoints, expiry_and_password_change, fifty_concurrent_exchanges);
+both_engines!(
+    app_sign_in_rules,
+    endpoints,
+    expiry_and_password_change,
+    fifty_concurrent_exchanges,
+    a_reused_code_revokes_every_token_it_led_to,
+    graph_calls_obey_the_apps_controls
+);

@@ -77,11 +77,6 @@ pub fn parse_permissions(list: &str) -> Result<Vec<&str>, AuthError> {
     Ok(out)
 }
 
-/// The app's registered redirect URIs (stored as a JSON array).
-pub fn registered_uris(app: &App) -> Vec<String> {
-    serde_json::from_str(&app.redirect_uris).unwrap_or_default()
-}
-
 impl AppRequest {
     /// The permissions this request grants on success.
     pub fn permissions(&self) -> Result<Vec<&str>, AuthError> {
@@ -124,7 +119,7 @@ impl Auth {
                 }
             }
             AppRequest::Oauth(r) => {
-                crate::oauth::match_registered(&r.redirect_uri, &registered_uris(&app))
+                crate::oauth::match_registered(&r.redirect_uri, &app.registered_redirect_uris())
                     .map_err(|_| invalid("redirect_uri is not registered for this application"))?;
             }
         }
@@ -140,7 +135,7 @@ impl Auth {
         now: i64,
     ) -> Result<String, AuthError> {
         let app = self.check_app_request(request, now).await?;
-        let registered = registered_uris(&app);
+        let registered = app.registered_redirect_uris();
         let redirect = match request {
             AppRequest::Legacy(r) => {
                 let bound =

@@ -26,6 +26,10 @@ pub enum OAuthErrorKind {
     RedirectUriNotRegistered,
     /// 2500: a call about "me" without a user token.
     ActiveTokenRequired,
+    /// 4: the app reached its calls-per-minute limit (HTTP 429).
+    RequestLimit,
+    /// 5: the call came from an address the app does not allow (HTTP 403).
+    UnauthorizedSource,
     /// 2: the database is unreachable; retry later (HTTP 503).
     Unavailable,
     /// 1 with HTTP 500: a fault on this side, never bad input.
@@ -45,6 +49,8 @@ impl OAuthErrorKind {
             Self::TokenInvalid => (190, Some(467)),
             Self::RedirectUriNotRegistered => (191, None),
             Self::ActiveTokenRequired => (2500, None),
+            Self::RequestLimit => (4, None),
+            Self::UnauthorizedSource => (5, None),
             Self::Unavailable => (2, None),
             Self::Internal => (1, None),
         }
@@ -70,6 +76,10 @@ impl OAuthErrorKind {
             Self::ActiveTokenRequired => {
                 "An active access token must be used to query information about the current user."
             }
+            Self::RequestLimit => "(#4) Application request limit reached",
+            Self::UnauthorizedSource => {
+                "The request came from a remote address not allowed by this application."
+            }
             Self::Unavailable => "Service temporarily unavailable. Please retry your request later.",
             Self::Internal => "An unexpected error has occurred. Please retry your request later.",
         }
@@ -81,6 +91,8 @@ impl OAuthErrorKind {
         match self {
             Self::Unavailable => 503,
             Self::Internal => 500,
+            Self::RequestLimit => 429,
+            Self::UnauthorizedSource => 403,
             _ => 400,
         }
     }

@@ -4,6 +4,7 @@
 //! (`web/oauth.rs`) only decodes requests and renders these.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
@@ -47,13 +48,16 @@ pub struct UserToken {
     pub app: App,
 }
 
-/// The token endpoints, over the store and the key that opens app secrets.
+/// The token endpoints, over the store and the key that opens app secrets,
+/// for one caller.
 #[derive(Clone, Copy, Debug)]
 pub struct Graph<'a> {
     /// The database.
     pub store: &'a Store,
     /// Opens sealed app secrets.
     pub server_key: &'a ServerKey,
+    /// The caller's address, for the apps' allowed networks.
+    pub source: IpAddr,
 }
 
 impl Graph<'_> {
@@ -73,12 +77,36 @@ impl Graph<'_> {
     }
 
     /// The app named by `client_id`, authenticated by `client_secret` (code 1).
-    async fn client(&self, params: &Params) -> Result<App, OAuthError> {
+    async fn authenticated_client(&self, params: &Params) -> Result<App, OAuthError> {
         let app = self.app(param(params, "client_id")?).await?;
         if !self.secret_matches(&app, param(params, "client_secret")?)? {
             return Err(OAuthError::new(OAuthErrorKind::BadClientSecret));
         }
         Ok(app)
+    }
+
+    /// [`Graph::authenticated_client`], admitted (see [`Graph::admit`]).
+    async fn client(&self, params: &Params, now: i64) -> Result<App, OAuthError> {
+        let app = self.authenticated_client(params).await?;
+        self.admit(&app, now).await?;
+        Ok(app)
+    }
+
+    /// The app's own controls, as the legacy API applies them, for a call
+    /// authenticated as the app (by its secret, a code or a token): the
+    /// caller's address must be allowed (code 5), and the call counts
+    /// against the app's per-minute limit (code 4). Only authenticated
+    /// calls count, so a stranger who knows the public client_id cannot
+    /// use up an app's allowance.
+    async fn admit(&self, app: &App, now: i64) -> Result<(), OAuthError> {
+        if !app.allows_source(self.source)? {
+            return Err(OAuthError::new(OAuthErrorKind::UnauthorizedSource));
+        }
+        if !self.store.count_app_call(app, now).await? {
+            metrics::counter!("keygate_rate_limited_total", "limit" => "app").increment(1);
+            return Err(OAuthError::new(OAuthErrorKind::RequestLimit));
+        }
+        Ok(())
     }
 
     /// The app an app access token (`{id}|{token}` issued here, or
@@ -116,12 +144,15 @@ impl Graph<'_> {
         Ok(UserToken { token: row, user, app })
     }
 
+    /// A new user token, recorded as issued from the code or token
+    /// `issued_from` (so reusing that code revokes it).
     async fn issue_user_token(
         &self,
         app_id: i64,
         user_id: i64,
         data: &Value,
         ttl: i64,
+        issued_from: i64,
         now: i64,
     ) -> Result<String, OAuthError> {
         let token = secrets::random_token(48);
@@ -132,7 +163,7 @@ impl Graph<'_> {
             user_id: Some(user_id),
             data: &data.to_string(),
             expires_at: Some(now.saturating_add(ttl)),
-            issued_from: None,
+            issued_from: Some(issued_from),
         };
         self.store.create_app_token(&new, now).await?;
         Ok(token)
@@ -155,7 +186,7 @@ impl Graph<'_> {
     }
 
     async fn app_token(&self, params: &Params, now: i64) -> Result<Value, OAuthError> {
-        let app = self.client(params).await?;
+        let app = self.client(params, now).await?;
         let token = format!("{}|{}", app.api_key, secrets::random_token(27));
         let new = NewAppToken {
             kind: AppTokenKind::AppToken,
@@ -171,19 +202,22 @@ impl Graph<'_> {
     }
 
     async fn exchange(&self, params: &Params, now: i64) -> Result<Value, OAuthError> {
-        let app = self.client(params).await?;
+        let app = self.client(params, now).await?;
         let old = self.user_token(param(params, "fb_exchange_token")?, now).await?;
         if old.app.id != app.id {
             return Err(OAuthError::new(OAuthErrorKind::TokenInvalid));
         }
         let data = json!({ "scope": scopes(&old.token), "long_lived": true });
-        let token = self.issue_user_token(app.id, old.user.id, &data, LONG_TOKEN_SECS, now).await?;
+        let token =
+            self.issue_user_token(app.id, old.user.id, &data, LONG_TOKEN_SECS, old.token.id, now).await?;
         Ok(json!({ "access_token": token, "token_type": "bearer", "expires_in": LONG_TOKEN_SECS }))
     }
 
     /// Consumes a single-use code of `kind` issued to `app`, after checking
     /// the redirect_uri it was issued for (36008 when it differs, and the
-    /// code stays usable for the right one).
+    /// code stays usable for the right one) and admitting the app's call.
+    /// A code presented after its first use revokes every token issued from
+    /// it (RFC 6749 §4.1.2).
     async fn take_code(
         &self,
         kind: AppTokenKind,
@@ -208,20 +242,59 @@ impl Graph<'_> {
         if issued_for.is_some() && issued_for.as_deref() != params.get("redirect_uri").map(String::as_str) {
             return Err(OAuthError::new(OAuthErrorKind::RedirectUriMismatch));
         }
+        self.admit(app, now).await?;
         match self.store.consume_app_token(kind, &hash, now).await {
             Ok(code) => Ok(code),
+            Err(StoreError::AlreadyUsed(_)) => {
+                self.store.mark_code_reused(found.id, now).await?;
+                let revoked = self.store.revoke_issued_from(found.id, now).await?;
+                tracing::warn!(app = app.id, code = found.id, revoked, "an OAuth code was used twice");
+                let entry = crate::store::NewAuditEntry {
+                    user_id: found.user_id,
+                    user_name: None,
+                    event: "oauth_code_reused",
+                    detail: &format!("app {}: code used twice, {revoked} tokens from it revoked", app.name),
+                    source: Some(&self.source.to_string()),
+                };
+                if let Err(error) = self.store.audit(&entry, now).await {
+                    tracing::warn!(%error, "audit entry not written");
+                }
+                Err(bad_code())
+            }
             Err(e @ StoreError::Unavailable(_)) => Err(e.into()),
             Err(_) => Err(bad_code()),
         }
     }
 
+    /// Issues the user token a consumed code buys, then makes sure the code
+    /// was not presented again meanwhile: a reuse that ran before this token
+    /// existed could not revoke it, so this call does.
+    async fn token_from_code(
+        &self,
+        code: &AppToken,
+        data: &Value,
+        ttl: i64,
+        now: i64,
+    ) -> Result<String, OAuthError> {
+        let user_id = code.user_id.ok_or_else(|| OAuthError::new(OAuthErrorKind::TokenInvalid))?;
+        let token = self.issue_user_token(code.app_id, user_id, data, ttl, code.id, now).await?;
+        if self.store.code_reused(code.id).await? {
+            self.store.revoke_issued_from(code.id, now).await?;
+            return Err(OAuthError::with_message(
+                OAuthErrorKind::InvalidParameter,
+                "The code was used more than once; the tokens issued from it are revoked.",
+            ));
+        }
+        Ok(token)
+    }
+
     async fn code_exchange(&self, params: &Params, now: i64) -> Result<Value, OAuthError> {
-        let app = self.client(params).await?;
+        // Admitted when the code is taken: one call counts once.
+        let app = self.authenticated_client(params).await?;
         param(params, "redirect_uri")?;
         let code = self.take_code(AppTokenKind::OauthCode, &app, params, now).await?;
-        let user_id = code.user_id.ok_or_else(|| OAuthError::new(OAuthErrorKind::TokenInvalid))?;
         let data = json!({ "scope": scopes(&code) });
-        let token = self.issue_user_token(app.id, user_id, &data, SHORT_TOKEN_SECS, now).await?;
+        let token = self.token_from_code(&code, &data, SHORT_TOKEN_SECS, now).await?;
         Ok(json!({ "access_token": token, "token_type": "bearer", "expires_in": SHORT_TOKEN_SECS }))
     }
 
@@ -229,7 +302,6 @@ impl Graph<'_> {
         let app = self.app(param(params, "client_id")?).await?;
         param(params, "redirect_uri")?;
         let code = self.take_code(AppTokenKind::ClientCode, &app, params, now).await?;
-        let user_id = code.user_id.ok_or_else(|| OAuthError::new(OAuthErrorKind::TokenInvalid))?;
         let machine_id = match params.get("machine_id").filter(|m| !m.is_empty()) {
             Some(m)
                 if m.len() <= 128
@@ -241,14 +313,17 @@ impl Graph<'_> {
             None => secrets::random_token(18),
         };
         let data = json!({ "scope": scopes(&code), "long_lived": true, "machine_id": machine_id });
-        let token = self.issue_user_token(app.id, user_id, &data, LONG_TOKEN_SECS, now).await?;
+        let token = self.token_from_code(&code, &data, LONG_TOKEN_SECS, now).await?;
         Ok(json!({ "access_token": token, "expires_in": LONG_TOKEN_SECS, "machine_id": machine_id }))
     }
 
     /// `GET /oauth/client_code`: a code a device trades for its own token.
     pub async fn client_code(&self, params: &Params, now: i64) -> Result<Value, OAuthError> {
-        let app = self.client(params).await?;
+        let app = self.client(params, now).await?;
         let redirect_uri = param(params, "redirect_uri")?;
+        if super::match_registered(redirect_uri, &app.registered_redirect_uris()).is_err() {
+            return Err(OAuthError::new(OAuthErrorKind::RedirectUriNotRegistered));
+        }
         let token = self.user_token(param(params, "access_token")?, now).await?;
         if token.app.id != app.id || !data_bool(&token.token, "long_lived") {
             return Err(OAuthError::with_message(
@@ -265,7 +340,7 @@ impl Graph<'_> {
             user_id: Some(token.user.id),
             data: &data.to_string(),
             expires_at: Some(now.saturating_add(CLIENT_CODE_SECS)),
-            issued_from: None,
+            issued_from: Some(token.token.id),
         };
         self.store.create_app_token(&new, now).await?;
         Ok(json!({ "code": code }))
@@ -275,6 +350,7 @@ impl Graph<'_> {
     /// when it is invalid; only a bad app token is an error.
     pub async fn debug_token(&self, params: &Params, now: i64) -> Result<Value, OAuthError> {
         let app = self.app_for_token(param(params, "access_token")?, now).await?;
+        self.admit(&app, now).await?;
         let input = param(params, "input_token")?;
         if AppCredentials::parse(input).is_some() {
             let valid = self.app_for_token(input, now).await.is_ok_and(|a| a.id == app.id);
@@ -302,6 +378,7 @@ impl Graph<'_> {
     /// `GET /me`.
     pub async fn me(&self, params: &Params, now: i64) -> Result<Value, OAuthError> {
         let t = self.user_token(access_token(params)?, now).await?;
+        self.admit(&t.app, now).await?;
         let name = t.user.display_name.clone().unwrap_or_else(|| t.user.name.clone());
         Ok(json!({ "id": t.user.id.to_string(), "name": name }))
     }
@@ -309,6 +386,7 @@ impl Graph<'_> {
     /// `DELETE /me/permissions`: the user takes back everything the app got.
     pub async fn revoke(&self, params: &Params, now: i64) -> Result<Value, OAuthError> {
         let t = self.user_token(access_token(params)?, now).await?;
+        self.admit(&t.app, now).await?;
         self.store
             .revoke_app_tokens(t.user.id, Some(t.app.id), crate::store::RevokeReason::Revoked, now)
             .await?;

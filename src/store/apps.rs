@@ -31,6 +31,24 @@ pub struct App {
     pub secret_rotated_at: i64,
 }
 
+impl App {
+    /// The registered redirect URIs (stored as a JSON array; unreadable
+    /// text registers none, so nothing is redirected to).
+    pub fn registered_redirect_uris(&self) -> Vec<String> {
+        serde_json::from_str(&self.redirect_uris).unwrap_or_default()
+    }
+
+    /// Whether a call from `source` may act for this app: any address when
+    /// no network is listed, else one inside a listed network. A list that
+    /// does not parse is [`StoreError::Corrupt`] (refuse, never open up).
+    pub fn allows_source(&self, source: std::net::IpAddr) -> Result<bool, StoreError> {
+        let networks: Vec<ipnet::IpNet> = serde_json::from_str(&self.allowed_ips).map_err(|e| {
+            StoreError::Corrupt { what: "apps.allowed_ips", detail: format!("app {}: {e}", self.id) }
+        })?;
+        Ok(networks.is_empty() || networks.iter().any(|net| net.contains(&source)))
+    }
+}
+
 /// What registering an app stores.
 #[derive(Clone, Debug)]
 pub struct NewApp<'a> {
@@ -266,6 +284,40 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| StoreError::classify(e, "token"))
+    }
+
+    /// Counts one call made for `app` against its per-minute limit (shared
+    /// by the legacy and Graph APIs, across instances); false when over it.
+    pub async fn count_app_call(&self, app: &App, now: i64) -> Result<bool, StoreError> {
+        let Some(limit) = app.rate_limit_per_min else { return Ok(true) };
+        let hit = self.rate_limit_hit(&format!("app:{}", app.id), 60, now).await?;
+        Ok(i64::from(hit.hits) <= limit)
+    }
+
+    /// Marks a consumed code as presented again. Returns nothing; whoever
+    /// issued a token from it checks [`Store::code_reused`] afterwards, so a
+    /// token issued while a reuse is being handled is revoked all the same.
+    pub async fn mark_code_reused(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE app_tokens SET revoked_at = COALESCE(revoked_at, $2), \
+                 revoked_reason = COALESCE(revoked_reason, $3) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(RevokeReason::CodeReused.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the code `id` was presented again after its first use.
+    pub async fn code_reused(&self, id: i64) -> Result<bool, StoreError> {
+        let reason: Option<Option<String>> =
+            sqlx::query_scalar("SELECT revoked_reason FROM app_tokens WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(reason.flatten().as_deref() == Some(RevokeReason::CodeReused.as_str()))
     }
 
     /// Revokes every live token issued from the code or token `id`, and

@@ -12,7 +12,6 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use ipnet::IpNet;
 
 use super::{AppState, ClientAddr};
 use crate::legacy::{
@@ -171,9 +170,7 @@ async fn run(state: &AppState, client: std::net::IpAddr, call: &Call) -> Result<
     let store = &state.store;
     let now = crate::clock::unix_now();
     let app = store.app_by_api_key(&call.api_key).await?.ok_or(ErrorCode::InvalidApiKey)?;
-    let allowed: Vec<IpNet> = serde_json::from_str(&app.allowed_ips)
-        .map_err(|e| Failure::Internal(format!("app {} has unreadable allowed_ips: {e}", app.id)))?;
-    if !allowed.is_empty() && !allowed.iter().any(|net| net.contains(&client)) {
+    if !app.allows_source(client)? {
         return Err(ErrorCode::UnauthorizedSource.into());
     }
     let session = if call.signed_with_session_secret {
@@ -193,11 +190,8 @@ async fn run(state: &AppState, client: std::net::IpAddr, call: &Call) -> Result<
     };
     // Only signed calls count against the app's limit, so a stranger who
     // knows the public api_key cannot use up the app's allowance.
-    if let Some(limit) = app.rate_limit_per_min {
-        let hit = store.rate_limit_hit(&format!("app:{}", app.id), 60, now).await?;
-        if i64::from(hit.hits) > limit {
-            return Err(ErrorCode::RequestLimit.into());
-        }
+    if !store.count_app_call(&app, now).await? {
+        return Err(ErrorCode::RequestLimit.into());
     }
     if let (Some(session), Some(call_id)) = (&session, &call.call_id)
         && !store.advance_call_id(session.id, call_id).await?

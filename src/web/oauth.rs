@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use serde_json::Value;
 
-use super::AppState;
+use super::{AppState, ClientAddr};
 use crate::clock::unix_now;
 use crate::oauth::graph::{Graph, Params};
 use crate::oauth::{OAuthError, OAuthErrorKind, is_api_version};
@@ -36,33 +36,42 @@ pub(super) fn router() -> Router<AppState> {
         ("/debug_token", Endpoint::DebugToken),
         ("/me", Endpoint::Me),
     ] {
-        let plain =
-            move |State(state): State<AppState>, request: Request| serve(state, None, endpoint, request);
+        let plain = move |State(state): State<AppState>, client: ClientAddr, request: Request| {
+            serve(state, client, None, endpoint, request)
+        };
         let versioned =
-            move |State(state): State<AppState>, Path(version): Path<String>, request: Request| {
-                serve(state, Some(version), endpoint, request)
-            };
+            move |State(state): State<AppState>,
+                  client: ClientAddr,
+                  Path(version): Path<String>,
+                  request: Request| { serve(state, client, Some(version), endpoint, request) };
         router = router
             .route(path, get(plain).post(plain))
             .route(&format!("/{{version}}{path}"), get(versioned).post(versioned));
     }
-    let revoke = |State(state): State<AppState>, request: Request| {
-        serve(state, None, Endpoint::RevokePermissions, request)
+    let revoke = |State(state): State<AppState>, client: ClientAddr, request: Request| {
+        serve(state, client, None, Endpoint::RevokePermissions, request)
     };
-    let revoke_versioned = |State(state): State<AppState>, Path(version): Path<String>, request: Request| {
-        serve(state, Some(version), Endpoint::RevokePermissions, request)
-    };
+    let revoke_versioned =
+        |State(state): State<AppState>, client: ClientAddr, Path(version): Path<String>, request: Request| {
+            serve(state, client, Some(version), Endpoint::RevokePermissions, request)
+        };
     router
         .route("/me/permissions", delete(revoke))
         .route("/{version}/me/permissions", delete(revoke_versioned))
 }
 
-async fn serve(state: AppState, version: Option<String>, endpoint: Endpoint, request: Request) -> Response {
+async fn serve(
+    state: AppState,
+    ClientAddr(source): ClientAddr,
+    version: Option<String>,
+    endpoint: Endpoint,
+    request: Request,
+) -> Response {
     if version.as_deref().is_some_and(|v| !is_api_version(v)) {
         return super::error::not_found().await.into_response();
     }
     let answer = match params(request).await {
-        Ok(params) => run(&state, endpoint, &params).await,
+        Ok(params) => run(&state, source, endpoint, &params).await,
         Err(e) => Err(e),
     };
     match answer {
@@ -71,8 +80,13 @@ async fn serve(state: AppState, version: Option<String>, endpoint: Endpoint, req
     }
 }
 
-async fn run(state: &AppState, endpoint: Endpoint, params: &Params) -> Result<Value, OAuthError> {
-    let graph = Graph { store: &state.store, server_key: &state.server_key };
+async fn run(
+    state: &AppState,
+    source: std::net::IpAddr,
+    endpoint: Endpoint,
+    params: &Params,
+) -> Result<Value, OAuthError> {
+    let graph = Graph { store: &state.store, server_key: &state.server_key, source };
     let now = unix_now();
     match endpoint {
         Endpoint::AccessToken => graph.access_token(params, now).await,
@@ -143,5 +157,10 @@ fn error(e: &OAuthError) -> Response {
     if status.is_server_error() {
         tracing::warn!(fbtrace_id = %trace, error = %e, "OAuth call failed on our side");
     }
-    json(status, &e.body(&trace))
+    let mut response = json(status, &e.body(&trace));
+    if e.kind == OAuthErrorKind::RequestLimit {
+        // Limits count per minute.
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+    }
+    response
 }

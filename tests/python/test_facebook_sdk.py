@@ -45,10 +45,14 @@ def test_the_whole_token_life(alice):
     code = dialog_code(alice)
     short = facebook.GraphAPI(version="3.1").get_access_token_from_code(code, REDIRECT, APP_ID, SECRET)
     assert short["token_type"] == "bearer" and short["expires_in"] == 7200
-    # A code works once.
+    # A code works once, and its second use revokes what it bought (RFC 6749 4.1.2).
     with pytest.raises(facebook.GraphAPIError) as used:
         facebook.GraphAPI(version="3.1").get_access_token_from_code(code, REDIRECT, APP_ID, SECRET)
     assert used.value.code == 100
+    with pytest.raises(facebook.GraphAPIError) as revoked:
+        facebook.GraphAPI(short["access_token"], version="3.1").get_object("me")
+    assert revoked.value.code == 190
+    short = facebook.GraphAPI(version="3.1").get_access_token_from_code(dialog_code(alice), REDIRECT, APP_ID, SECRET)
 
     extended = facebook.GraphAPI(short["access_token"], version="3.1").extend_access_token(APP_ID, SECRET)
     assert extended["expires_in"] >= 5_000_000

@@ -16,7 +16,7 @@ use maud::{Markup, html};
 
 use super::{Csrf, error_page, page, page_with_csrf};
 use crate::auth::AuthError;
-use crate::auth::app_request::{AppRequest, LegacyRequest, OauthRequest, registered_uris};
+use crate::auth::app_request::{AppRequest, LegacyRequest, OauthRequest};
 use crate::clock::unix_now;
 use crate::oauth::{is_api_version, match_registered, with_params};
 use crate::store::App;
@@ -141,7 +141,7 @@ async fn registered_dialog(
         }
         Err(e) => return Err(store_trouble(&e.to_string())),
     };
-    match match_registered(redirect_uri, &registered_uris(&app)) {
+    match match_registered(redirect_uri, &app.registered_redirect_uris()) {
         Ok(uri) => Ok((app.clone(), uri.to_owned())),
         Err(_) => Err(error_page(
             StatusCode::BAD_REQUEST,
