@@ -1,7 +1,11 @@
 //! Loading and saving a [`TokenState`] so that a crash at any instant leaves
 //! either the old or the new file, never a torn one: write a temporary file
 //! in the same directory, fsync it, rename it over the old one, fsync the
-//! directory so the rename itself is durable. Files are private (mode 0600).
+//! directory so the rename itself is durable. Files are private (mode 0600),
+//! and the temporary file is always a new one: created exclusively under an
+//! unpredictable name, never through a symbolic link, so another local user
+//! cannot plant a link that makes the token write its keys elsewhere or read
+//! them from a file they own.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -58,6 +62,20 @@ pub fn load(path: &Path) -> Result<Option<TokenState>, FileError> {
     Ok(Some(state))
 }
 
+/// Creates `path` as a new file only this user can read: it must not exist
+/// (`O_CREAT | O_EXCL`), and a symbolic link there is refused rather than
+/// followed (`O_NOFOLLOW`), whoever planted it.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path)
+}
+
 /// Replaces the state file atomically and durably.
 pub fn save(path: &Path, state: &TokenState) -> Result<(), FileError> {
     let dir = match path.parent() {
@@ -65,17 +83,16 @@ pub fn save(path: &Path, state: &TokenState) -> Result<(), FileError> {
         _ => PathBuf::from("."),
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let mut nonce = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let temp = dir.join(format!(".{name}.tmp.{}.{nonce}", std::process::id()));
     let json = zeroize::Zeroizing::new(
         serde_json::to_vec_pretty(state)
             .map_err(|source| FileError::Json { path: path.to_owned(), source })?,
     );
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = create_private(&temp).map_err(io("cannot create", &temp))?;
     let result = (|| {
-        let mut file = options.open(&temp).map_err(io("cannot create", &temp))?;
         file.write_all(&json).map_err(io("cannot write", &temp))?;
         file.sync_all().map_err(io("cannot fsync", &temp))?;
         fs::rename(&temp, path).map_err(io("cannot rename into place", path))?;
@@ -120,6 +137,38 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_temporary_file_is_never_a_planted_link_or_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"the attacker wants this overwritten").unwrap();
+        let link = dir.path().join(".token.json.tmp");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(create_private(&link).is_err(), "a symbolic link is refused, not followed");
+        let dangling = dir.path().join(".dangling.tmp");
+        std::os::unix::fs::symlink(dir.path().join("does-not-exist"), &dangling).unwrap();
+        assert!(create_private(&dangling).is_err(), "a dangling link creates nothing");
+        assert!(!dir.path().join("does-not-exist").exists());
+        assert!(create_private(&victim).is_err(), "an existing file is refused");
+        assert_eq!(fs::read(&victim).unwrap(), b"the attacker wants this overwritten");
+        let fresh = dir.path().join(".fresh.tmp");
+        drop(create_private(&fresh).unwrap());
+        assert_eq!(fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600);
+        // A link planted where a predictable temporary name would be (the
+        // process id) catches nothing: the real name is unguessable.
+        let path = dir.path().join("token.json");
+        std::os::unix::fs::symlink(
+            &victim,
+            dir.path().join(format!(".token.json.tmp.{}", std::process::id())),
+        )
+        .unwrap();
+        save(&path, &state()).unwrap();
+        assert!(load(&path).unwrap().is_some());
+        assert_eq!(fs::read(&victim).unwrap(), b"the attacker wants this overwritten");
     }
 
     #[test]
