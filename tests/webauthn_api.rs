@@ -177,3 +177,154 @@ async fn webauthn_sign_in_sqlite() {
 async fn webauthn_sign_in_postgres() {
     webauthn_sign_in(postgres().await).await;
 }
+
+/// Browser registrations that carry no certificate: `none` attestation (a
+/// user who declined "share make and model", platform and phone
+/// authenticators) and self attestation (`packed` signed by the credential
+/// key). Accepted and recorded under `none` and `verified`, refused under
+/// `trusted-ca`; an accepted key then signs in.
+async fn registration_without_a_certificate(db: Store) {
+    use keygate::verify::AttestationMode;
+    let roots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/soft-token/ca.pem");
+    for (n, mode) in
+        [AttestationMode::None, AttestationMode::Verified, AttestationMode::TrustedCa].into_iter().enumerate()
+    {
+        let config =
+            Config { attestation: mode, attestation_roots: Some(roots.clone()), ..Config::default() };
+        let api = Api { state: AppState::new(config, db.clone(), ServerKey::generate()) };
+        for (m, format) in ["none", "packed-self"].into_iter().enumerate() {
+            let name = format!("user-{n}-{m}");
+            let hash = hash_password(PASSWORD.to_owned()).await.unwrap();
+            let new = NewUser { name: &name, display_name: None, password_hash: &hash };
+            api.state.store.create_user(&new, keygate::clock::unix_now()).await.unwrap();
+            let session = api.login(&name, PASSWORD).await.1["session_token"].as_str().unwrap().to_owned();
+            let (status, start, _) =
+                api.call("POST", "/api/v1/keys/webauthn/register/start", Some(&session), None).await;
+            assert_eq!(status, StatusCode::OK, "{start}");
+            let key = SigningKey::from_slice(&[u8::try_from(10 + 2 * n + m).unwrap(); 32]).unwrap();
+            let credential_id = vec![u8::try_from(n * 2 + m).unwrap(); 48];
+            let credential = registration(&start["publicKey"], &key, &credential_id, format);
+            let body = json!({ "credential": credential, "name": format });
+            let answer =
+                api.call("POST", "/api/v1/keys/webauthn/register/finish", Some(&session), Some(body)).await;
+            if mode == AttestationMode::TrustedCa {
+                assert_eq!(
+                    code(&(answer.0, answer.1.clone())),
+                    (400, "bad_signature"),
+                    "{format}: {}",
+                    answer.1
+                );
+                assert!(
+                    answer.1["error"]["message"].as_str().unwrap().contains("trusted-ca"),
+                    "{}",
+                    answer.1
+                );
+                continue;
+            }
+            assert_eq!(answer.0, StatusCode::OK, "{mode:?} {format}: {}", answer.1);
+            assert_eq!(answer.1["attestation_subject"], Value::Null);
+            assert!(answer.1["recovery_codes"].is_array());
+            let filter = keygate::store::AuditFilter { user_name: Some(&name), ..Default::default() };
+            let audit = api.state.store.audit_entries(&filter).await.unwrap();
+            let recorded = if format == "none" { "no attestation (none)" } else { "self attestation" };
+            assert!(
+                audit.iter().any(|e| e.event == "key_enrolled" && e.detail.contains(recorded)),
+                "{audit:?}"
+            );
+            // The key signs in.
+            let start = api.login(&name, PASSWORD).await.1;
+            let id = URL_SAFE_NO_PAD.encode(&credential_id);
+            assert_eq!(start["publicKey"]["allowCredentials"][0]["id"].as_str(), Some(id.as_str()));
+            let client_data =
+                json!({ "type": "webauthn.get", "challenge": start["challenge"], "origin": ORIGIN })
+                    .to_string();
+            let mut auth_data = Sha256::digest(b"localhost").to_vec();
+            auth_data.extend_from_slice(&[0x01, 0, 0, 0, 1]);
+            let mut message = auth_data.clone();
+            message.extend_from_slice(&Sha256::digest(client_data.as_bytes()));
+            let signature: DerSignature = key.sign(&message);
+            let body = json!({ "login_id": start["login_id"], "credential": {
+                "id": id, "rawId": id, "type": "public-key",
+                "response": {
+                    "clientDataJSON": URL_SAFE_NO_PAD.encode(&client_data),
+                    "authenticatorData": URL_SAFE_NO_PAD.encode(&auth_data),
+                    "signature": URL_SAFE_NO_PAD.encode(signature.as_bytes()),
+                },
+            }});
+            let (status, done, _) = api.call("POST", "/api/v1/login/webauthn", None, Some(body)).await;
+            assert_eq!(status, StatusCode::OK, "{done}");
+        }
+    }
+}
+
+/// `PublicKeyCredential.toJSON()` of a new ES256 credential for the
+/// creation options `options`, attested `none` or by itself (`packed-self`).
+fn registration(options: &Value, key: &SigningKey, credential_id: &[u8], format: &str) -> Value {
+    use ciborium::Value as Cbor;
+    let client_data = json!({
+        "type": "webauthn.create",
+        "challenge": options["challenge"],
+        "origin": ORIGIN,
+        "crossOrigin": false,
+    })
+    .to_string();
+    let point = key.verifying_key().to_encoded_point(false);
+    let cose_key = Cbor::Map(vec![
+        (Cbor::from(1), Cbor::from(2)),
+        (Cbor::from(3), Cbor::from(-7)),
+        (Cbor::from(-1), Cbor::from(1)),
+        (Cbor::from(-2), Cbor::Bytes(point.x().unwrap().to_vec())),
+        (Cbor::from(-3), Cbor::Bytes(point.y().unwrap().to_vec())),
+    ]);
+    let mut auth_data = Sha256::digest(b"localhost").to_vec();
+    auth_data.push(0x41); // UP | AT
+    auth_data.extend_from_slice(&0u32.to_be_bytes());
+    auth_data.extend_from_slice(&[0; 16]); // AAGUID
+    auth_data.extend_from_slice(&u16::try_from(credential_id.len()).unwrap().to_be_bytes());
+    auth_data.extend_from_slice(credential_id);
+    ciborium::into_writer(&cose_key, &mut auth_data).unwrap();
+    let (fmt, statement) = match format {
+        "none" => ("none", Cbor::Map(Vec::new())),
+        _ => {
+            let mut message = auth_data.clone();
+            message.extend_from_slice(&Sha256::digest(client_data.as_bytes()));
+            let signature: DerSignature = key.sign(&message);
+            let statement = vec![
+                (Cbor::from("alg"), Cbor::from(-7)),
+                (Cbor::from("sig"), Cbor::Bytes(signature.as_bytes().to_vec())),
+            ];
+            ("packed", Cbor::Map(statement))
+        }
+    };
+    let object = Cbor::Map(vec![
+        (Cbor::from("fmt"), Cbor::from(fmt)),
+        (Cbor::from("attStmt"), statement),
+        (Cbor::from("authData"), Cbor::Bytes(auth_data)),
+    ]);
+    let mut attestation_object = Vec::new();
+    ciborium::into_writer(&object, &mut attestation_object).unwrap();
+    let id = URL_SAFE_NO_PAD.encode(credential_id);
+    json!({
+        "id": id,
+        "rawId": id,
+        "type": "public-key",
+        "response": {
+            "attestationObject": URL_SAFE_NO_PAD.encode(attestation_object),
+            "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
+            "transports": ["usb"],
+        },
+        "clientExtensionResults": {},
+    })
+}
+
+#[tokio::test]
+async fn registration_without_a_certificate_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&common::db::sqlite_url(&dir.path().join("k.db"))).await.unwrap();
+    registration_without_a_certificate(store).await;
+}
+
+#[tokio::test]
+async fn registration_without_a_certificate_postgres() {
+    registration_without_a_certificate(common::db::postgres().await).await;
+}

@@ -128,11 +128,13 @@ impl Auth {
             transports: &transports,
             webauthn: stored.as_deref(),
         };
-        let how = format!(
-            "registered in a browser, {:?} attestation by {}",
-            registered.attestation_format,
-            attestation_subject.as_deref().unwrap_or("-")
-        );
+        let how = match (&attestation_subject, registered.attestation.data.clone().into()) {
+            (Some(subject), _) => format!("registered in a browser, attested by {subject}"),
+            (None, SerialisableAttestationData::Self_) => {
+                "registered in a browser, self attestation".to_owned()
+            }
+            (None, _) => "registered in a browser, no attestation (none)".to_owned(),
+        };
         self.store_new_key(caller, &new, &how, source, now).await
     }
 
@@ -169,24 +171,44 @@ impl Auth {
         };
         self.credential_key(&public_key).map_err(AuthError::BadSignature)?;
         let serialisable: SerialisableAttestationData = registered.attestation.data.clone().into();
-        let chain = match serialisable {
-            SerialisableAttestationData::Basic(chain) | SerialisableAttestationData::AttCa(chain) => chain,
-            _ => Vec::new(),
-        };
-        let subject = self.attestation_trust(chain.first().map(Vec::as_slice))?;
+        let subject = self.attestation_trust(&serialisable)?;
         Ok((registered, public_key, subject))
     }
 
-    /// Applies the configured policy to the attestation certificate whose
-    /// signature webauthn-rs has verified.
-    fn attestation_trust(&self, leaf: Option<&[u8]>) -> Result<Option<String>, AuthError> {
+    /// Applies the configured policy to the attestation webauthn-rs has
+    /// verified. `none` and `verified` accept a key that attests with a
+    /// certificate, attests itself (self attestation) or declines to attest
+    /// (`none`: a user who says no to "share make and model", most platform
+    /// and phone authenticators); `trusted-ca` accepts only a certificate
+    /// issued by a configured root. Returns the certificate's subject.
+    fn attestation_trust(
+        &self,
+        attestation: &SerialisableAttestationData,
+    ) -> Result<Option<String>, AuthError> {
         let policy = &self.settings.attestation;
+        let refuse = |what: &str| {
+            AuthError::BadSignature(VerifyError::WebAuthnRegistration {
+                reason: format!(
+                    "the key sent {what}, and the trusted-ca policy requires a certificate from a trusted root"
+                ),
+            })
+        };
+        let leaf = match attestation {
+            SerialisableAttestationData::Basic(chain)
+            | SerialisableAttestationData::AttCa(chain)
+            | SerialisableAttestationData::AnonCa(chain) => chain.first(),
+            _ => None,
+        };
         let Some(leaf) = leaf else {
-            return match policy {
-                AttestationPolicy::None => Ok(None),
-                _ => Err(AuthError::BadSignature(VerifyError::WebAuthnRegistration {
-                    reason: "the key sent no attestation certificate, which the attestation policy requires"
-                        .into(),
+            return match (policy, attestation) {
+                (AttestationPolicy::TrustedCa(_), SerialisableAttestationData::Self_) => {
+                    Err(refuse("self attestation"))
+                }
+                (AttestationPolicy::TrustedCa(_), _) => Err(refuse("no attestation certificate")),
+                (_, SerialisableAttestationData::Self_ | SerialisableAttestationData::None) => Ok(None),
+                (AttestationPolicy::None, _) => Ok(None),
+                (_, other) => Err(AuthError::BadSignature(VerifyError::WebAuthnRegistration {
+                    reason: format!("unsupported attestation {other:?}"),
                 })),
             };
         };
