@@ -3,12 +3,15 @@
 
 use serde_json::Value;
 
+use super::origin::ServerOrigin;
 use crate::cli::CliError;
 
 /// The server and, once logged in, the session.
 pub struct ApiClient {
     http: reqwest::Client,
     base: String,
+    /// The origin `--server` names: the only one the CLI signs for.
+    pub origin: ServerOrigin,
     /// The account (for messages).
     pub user: String,
 }
@@ -23,13 +26,26 @@ pub struct Refusal {
 }
 
 impl ApiClient {
-    /// A client of the server at `base` (e.g. `http://localhost:8080`).
+    /// A client of the server at `base` (e.g. `http://localhost:8080`);
+    /// refuses plain HTTP to anything but this machine before any request.
     pub fn new(base: &str, user: &str) -> Result<Self, CliError> {
+        let origin = ServerOrigin::from_server(base).map_err(|e| CliError::other(e.to_string()))?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
+            // A redirect to another origin would be a relay the origin check never saw.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| CliError::other(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { http, base: base.trim_end_matches('/').to_owned(), user: user.to_owned() })
+        Ok(Self { http, base: base.trim_end_matches('/').to_owned(), origin, user: user.to_owned() })
+    }
+
+    /// Refuses an answer whose `origin` or `appId` is missing or not the
+    /// server's own (see [`ServerOrigin::check`]).
+    pub fn check_origin(&self, answer: &Value) -> Result<(), CliError> {
+        let claimed = |name: &str| {
+            answer[name].as_str().ok_or_else(|| CliError::other(format!("the server's answer lacks {name}")))
+        };
+        self.origin.check(claimed("origin")?, claimed("appId")?).map_err(|e| CliError::other(e.to_string()))
     }
 
     /// Sends one request; `Ok(Err(refusal))` is an API error answer.
@@ -100,7 +116,10 @@ impl ApiClient {
             "account_disabled" => format!("the account {user} is disabled"),
             "unauthorized" => "the session is not valid (expired or logged out); log in again".to_owned(),
             "enroll_only" => format!("{user} has no key yet: enroll one first with `keygate key enroll`"),
-            "last_key" => "removing the last key needs a fresh login (less than 5 minutes old)".to_owned(),
+            "reauth_required" => format!(
+                "this needs a touch of a key registered for {user} from the last 5 minutes; \
+                 log in again with `keygate key login`"
+            ),
             "challenge_expired" => "the login took too long; try again".to_owned(),
             "unavailable" => "the keygate server cannot reach its database; try again later".to_owned(),
             _ => format!("the server refused: {} ({})", refusal.message, refusal.code),

@@ -75,29 +75,16 @@ fn handles(value: &Value) -> Result<Vec<Vec<u8>>, CliError> {
         .collect()
 }
 
-/// Password, then (if the account has keys) a touch of the key.
-async fn password_login(api: &ApiClient, args: &KeyServerArgs) -> Result<Login, CliError> {
-    let password = read_password(args).await?;
-    let start = api
-        .call(
-            Method::POST,
-            "/api/v1/login",
-            None,
-            Some(&json!({ "username": args.user, "password": password })),
-        )
-        .await?;
-    if start["second_factor"] == "none" {
-        return Ok(Login {
-            token: field(&start, "session_token")?.to_owned(),
-            expires_at: start["expires_at"].as_i64().unwrap_or(0),
-            enroll_only: true,
-            device_used: false,
-        });
-    }
-    let cd = client_data("navigator.id.getAssertion", field(&start, "challenge")?, field(&start, "origin")?);
-    let app = sha256(field(&start, "appId")?.as_bytes());
+/// Signs the pending second factor `start` (a login's, or a step-up's)
+/// with the key on `--device`, after checking that the server's `origin` and
+/// `appId` are the ones `--server` names; returns the body of the finish
+/// request. The key is opened only once the server passed that check.
+async fn sign_pending(api: &ApiClient, args: &KeyServerArgs, start: &Value) -> Result<Value, CliError> {
+    api.check_origin(start)?;
+    let cd = client_data("navigator.id.getAssertion", field(start, "challenge")?, api.origin.as_str());
+    let app = sha256(field(start, "appId")?.as_bytes());
     let challenge = sha256(&cd);
-    let known = handles(&start)?;
+    let known = handles(start)?;
     let connection = args.device.open()?;
     let signed: Option<(Vec<u8>, Authentication)> = wait_for_touch(args.device.timeout(), move |wait| {
         let mut u2f = U2fClient::new(CtapHidClient::open(connection, &mut OsRng)?);
@@ -112,12 +99,35 @@ async fn password_login(api: &ApiClient, args: &KeyServerArgs) -> Result<Login, 
     .await?;
     let (handle, auth) =
         signed.ok_or_else(|| CliError::other(format!("this key is not registered for {}", args.user)))?;
-    let body = json!({
-        "login_id": field(&start, "login_id")?,
+    Ok(json!({
+        "login_id": field(start, "login_id")?,
         "keyHandle": b64(&handle),
         "signatureData": b64(&auth.raw),
         "clientData": b64(&cd),
-    });
+    }))
+}
+
+/// Password, then (if the account has keys) a touch of the key.
+async fn password_login(api: &ApiClient, args: &KeyServerArgs) -> Result<Login, CliError> {
+    let password = read_password(args).await?;
+    let start = api
+        .call(
+            Method::POST,
+            "/api/v1/login",
+            None,
+            Some(&json!({ "username": args.user, "password": password })),
+        )
+        .await?;
+    api.check_origin(&start)?;
+    if start["second_factor"] == "none" {
+        return Ok(Login {
+            token: field(&start, "session_token")?.to_owned(),
+            expires_at: start["expires_at"].as_i64().unwrap_or(0),
+            enroll_only: true,
+            device_used: false,
+        });
+    }
+    let body = sign_pending(api, args, &start).await?;
     let done = api.call(Method::POST, "/api/v1/login/u2f", None, Some(&body)).await?;
     Ok(Login {
         token: field(&done, "session_token")?.to_owned(),
@@ -125,6 +135,34 @@ async fn password_login(api: &ApiClient, args: &KeyServerArgs) -> Result<Login, 
         enroll_only: false,
         device_used: true,
     })
+}
+
+/// Sends a request that may need a recent second factor: when the server
+/// answers `reauth_required`, the key on `--device` confirms (step-up) and
+/// the request is sent once more.
+async fn call_with_step_up(
+    api: &ApiClient,
+    args: &KeyServerArgs,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> Result<Value, CliError> {
+    match api.send(method.clone(), path, Some(token), body).await? {
+        Ok(value) => return Ok(value),
+        Err(refusal) if refusal.code == "reauth_required" => {}
+        Err(refusal) => return Err(api.explain(&refusal)),
+    }
+    eprintln!("The server asks for a touch of a key already registered for {} to confirm.", args.user);
+    let start = api.call(Method::POST, "/api/v1/reauth", Some(token), None).await?;
+    let body_of_touch = sign_pending(api, args, &start).await.map_err(|e| {
+        CliError::other(format!(
+            "{e}; confirm with a registered key: run `keygate key login` with it and pass that session \
+             with --session"
+        ))
+    })?;
+    api.call(Method::POST, "/api/v1/reauth/u2f", Some(token), Some(&body_of_touch)).await?;
+    api.call(method, path, Some(token), body).await
 }
 
 /// The session to use: `--session`, or a fresh login.
@@ -160,11 +198,14 @@ pub async fn enroll(args: &KeyServerArgs, name: Option<&str>) -> Result<(), CliE
             args.user
         )));
     }
-    let start = api.call(Method::POST, "/api/v1/keys/register/start", Some(&login.token), None).await?;
+    let start =
+        call_with_step_up(&api, args, Method::POST, "/api/v1/keys/register/start", &login.token, None)
+            .await?;
+    api.check_origin(&start)?;
     let challenge = start["registerRequests"][0]["challenge"]
         .as_str()
         .ok_or_else(|| CliError::other("the server's answer lacks registerRequests[0].challenge"))?;
-    let cd = client_data("navigator.id.finishEnrollment", challenge, field(&start, "origin")?);
+    let cd = client_data("navigator.id.finishEnrollment", challenge, api.origin.as_str());
     let app = sha256(field(&start, "appId")?.as_bytes());
     let challenge_param = sha256(&cd);
     let existing = handles(&start)?;
@@ -251,7 +292,7 @@ pub async fn remove(args: &KeyServerArgs, key: &str) -> Result<(), CliError> {
     let api = ApiClient::new(&args.server, &args.user)?;
     let login = session(&api, args).await?;
     let id = resolve(&api, &login.token, key).await?;
-    api.call(Method::DELETE, &format!("/api/v1/keys/{id}"), Some(&login.token), None).await?;
+    call_with_step_up(&api, args, Method::DELETE, &format!("/api/v1/keys/{id}"), &login.token, None).await?;
     println!("removed key {id}");
     Ok(())
 }

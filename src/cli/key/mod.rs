@@ -3,6 +3,7 @@
 
 mod client;
 mod flow;
+mod origin;
 
 use clap::{Args, Subcommand};
 
