@@ -9,6 +9,7 @@ then the key removed. Screenshots at desktop and phone width.
 
 import json
 import os
+import sqlite3
 import subprocess
 
 import pytest
@@ -20,6 +21,7 @@ from test_soft_token import Token
 
 URL = os.environ["KEYGATE_URL"]
 PASSWORD = os.environ["KEYGATE_PASSWORD"]
+DATABASE = os.environ["KEYGATE_DATABASE"]
 NEW_PASSWORD = "a brand new passphrase"
 
 
@@ -65,6 +67,18 @@ def test_register_and_manage_a_key_in_the_browser(browser, protocol, tmp_path):
         page.locator("#keys li").get_by_role("button", name="Rename").click()
         expect(page.locator("#account-status")).to_contain_text("Key renamed")
         expect(page.locator("#keys")).to_contain_text("Green key")
+
+        # Ten minutes on, new recovery codes need a touch of the key again
+        # (step-up); the page asks for it and goes on.
+        with sqlite3.connect(DATABASE.removeprefix("sqlite:")) as db:
+            db.execute("UPDATE sessions SET created_at = created_at - 600, verified_at = verified_at - 600")
+        page.get_by_role("button", name="Generate new recovery codes").click()
+        expect(page.locator("#codes li")).to_have_count(10)
+        assert page.locator("#codes li").all_inner_texts() != codes
+        audit = keygate("audit", "--user", user, "--database", DATABASE)
+        assert "step_up" in audit and "recovery_codes_replaced" in audit, audit
+        codes = page.locator("#codes li").all_inner_texts()
+        page.reload()
 
         # A recovery code while the key is not touched.
         page.locator("#sign-out").click()

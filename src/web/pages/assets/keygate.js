@@ -82,6 +82,48 @@
     };
   }
 
+  function requestOptions(json) {
+    if (window.PublicKeyCredential && PublicKeyCredential.parseRequestOptionsFromJSON) {
+      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+    }
+    return Object.assign({}, json, {
+      challenge: fromB64(json.challenge),
+      allowCredentials: json.allowCredentials.map((c) => Object.assign({}, c, { id: fromB64(c.id) })),
+    });
+  }
+
+  function credentialJson(credential) {
+    if (typeof credential.toJSON === "function") return credential.toJSON();
+    return {
+      id: credential.id,
+      rawId: toB64(credential.rawId),
+      type: credential.type,
+      response: {
+        clientDataJSON: toB64(credential.response.clientDataJSON),
+        authenticatorData: toB64(credential.response.authenticatorData),
+        signature: toB64(credential.response.signature),
+      },
+      clientExtensionResults: {},
+    };
+  }
+
+  // Adding a key, new recovery codes and removing the last key need a touch
+  // of a registered key from the last five minutes: when the server asks
+  // (reauth_required), the key confirms and the action runs once more.
+  async function withStepUp(action, status) {
+    try {
+      return await action();
+    } catch (error) {
+      if (error.code !== "reauth_required") throw error;
+    }
+    if (status) status.textContent = "Confirm with a security key you already registered…";
+    const start = await api("/api/v1/reauth");
+    const credential = await navigator.credentials.get({ publicKey: requestOptions(start.publicKey) });
+    await api("/api/v1/reauth/webauthn", { login_id: start.login_id, credential: credentialJson(credential) });
+    if (status) status.textContent = "";
+    return action();
+  }
+
   const main = document.querySelector("main[data-for]");
   if (main) signIn(main);
   const account = $("account");
@@ -101,31 +143,6 @@
       status.hidden = false;
       status.textContent = "Signed in. Returning to the application…";
       window.location.assign(result.redirect_to || (forRequest ? "/login.php/done" : "/account"));
-    }
-
-    function requestOptions(json) {
-      if (window.PublicKeyCredential && PublicKeyCredential.parseRequestOptionsFromJSON) {
-        return PublicKeyCredential.parseRequestOptionsFromJSON(json);
-      }
-      return Object.assign({}, json, {
-        challenge: fromB64(json.challenge),
-        allowCredentials: json.allowCredentials.map((c) => Object.assign({}, c, { id: fromB64(c.id) })),
-      });
-    }
-
-    function credentialJson(credential) {
-      if (typeof credential.toJSON === "function") return credential.toJSON();
-      return {
-        id: credential.id,
-        rawId: toB64(credential.rawId),
-        type: credential.type,
-        response: {
-          clientDataJSON: toB64(credential.response.clientDataJSON),
-          authenticatorData: toB64(credential.response.authenticatorData),
-          signature: toB64(credential.response.signature),
-        },
-        clientExtensionResults: {},
-      };
     }
 
     async function touchKey() {
@@ -239,9 +256,9 @@
       say("add-key-error", name ? "" : "Give the key a name.");
       if (!name) return;
       busy(form, true);
-      status.textContent = "Insert and touch your new security key…";
       try {
-        const start = await api("/api/v1/keys/webauthn/register/start");
+        const start = await withStepUp(() => api("/api/v1/keys/webauthn/register/start"), status);
+        status.textContent = "Insert and touch your new security key…";
         const credential = await navigator.credentials.create({ publicKey: creationOptions(start.publicKey) });
         const key = await api("/api/v1/keys/webauthn/register/finish", {
           credential: registrationJson(credential),
@@ -294,7 +311,7 @@
           done("Key renamed.");
         } else if (button.dataset.action === "remove-key") {
           if (!window.confirm("Remove the key “" + item.dataset.keyName + "”?")) return;
-          await api("/api/v1/keys/" + item.dataset.keyId, undefined, "DELETE");
+          await withStepUp(() => api("/api/v1/keys/" + item.dataset.keyId, undefined, "DELETE"), status);
           done("Key removed.");
         } else if (button.dataset.action === "end-session") {
           await api("/api/v1/sessions/" + item.dataset.sessionId, undefined, "DELETE");
@@ -309,7 +326,7 @@
     if (newCodes) {
       newCodes.addEventListener("click", async () => {
         try {
-          const answer = await api("/api/v1/recovery-codes");
+          const answer = await withStepUp(() => api("/api/v1/recovery-codes"), status);
           showCodes(answer.recovery_codes, "New recovery codes: save them now, they are shown only once. The old ones no longer work.");
         } catch (error) {
           fail(error);
