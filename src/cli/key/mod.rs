@@ -29,7 +29,10 @@ pub enum KeyCommand {
 /// The server, the account, the device and how long to wait for a touch.
 #[derive(Debug, Args)]
 pub struct KeyServerArgs {
-    /// The keygate server.
+    /// The keygate server. Its origin (scheme, host, port) is the only one
+    /// the key signs for: a server answering with another origin or
+    /// application id is refused before the key is used. Plain http:// only
+    /// to this machine (localhost, 127.0.0.1, ::1).
     #[arg(long, env = "KEYGATE_SERVER", default_value = "http://localhost:8080", value_name = "URL")]
     pub server: String,
     /// Your user name.
