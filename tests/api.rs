@@ -14,22 +14,14 @@ use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-/// A database of either engine, kept alive for the test.
-struct Db {
-    url: String,
-    store: Store,
-    _dir: Option<tempfile::TempDir>,
-}
+use common::db::TestDb as Db;
 
 async fn sqlite() -> Db {
-    let dir = tempfile::tempdir().unwrap();
-    let url = common::db::sqlite_url(&dir.path().join("keygate.db"));
-    Db { store: Store::open(&url).await.unwrap(), url, _dir: Some(dir) }
+    Db::sqlite().await
 }
 
 async fn postgres() -> Db {
-    let url = common::db::fresh_postgres_url().await;
-    Db { store: Store::open(&url).await.unwrap(), url, _dir: None }
+    Db::postgres().await
 }
 
 fn api(store: Store, configure: impl FnOnce(&mut Config)) -> Api {

@@ -119,6 +119,34 @@ impl Fixture {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// A long-lived token exchanged from `token`.
+    async fn long_lived(&self, token: &str) -> String {
+        let (key, secret) = (self.api_key(), self.app.secret.as_str());
+        let exchange = [
+            ("grant_type", "fb_exchange_token"),
+            ("client_id", key),
+            ("client_secret", secret),
+            ("fb_exchange_token", token),
+        ];
+        let (status, body) = self.get("/oauth/access_token", &exchange).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A client code bought with the long-lived token `long`.
+    async fn client_code(&self, long: &str) -> String {
+        let (key, secret) = (self.api_key(), self.app.secret.as_str());
+        let cc = [
+            ("client_id", key),
+            ("client_secret", secret),
+            ("redirect_uri", REDIRECT),
+            ("access_token", long),
+        ];
+        let (status, body) = self.get("/oauth/client_code", &cc).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["code"].as_str().unwrap().to_owned()
+    }
+
     fn graph(&self) -> Graph<'_> {
         let source = std::net::IpAddr::from([127, 0, 0, 1]);
         Graph { store: &self.api.state.store, server_key: &self.api.state.server_key, source }
@@ -386,33 +414,13 @@ async fn fifty_concurrent_exchanges(mut f: Fixture) {
 /// bought with a client code of that one (RFC 6749 §4.1.2).
 async fn a_reused_code_revokes_every_token_it_led_to(mut f: Fixture) {
     let key = f.api_key().to_owned();
-    let secret = f.app.secret.clone();
     let code = f.code().await;
     let short = f.exchange(&code, REDIRECT).await.1["access_token"].as_str().unwrap().to_owned();
-    let exchange = [
-        ("grant_type", "fb_exchange_token"),
-        ("client_id", &key),
-        ("client_secret", &secret),
-        ("fb_exchange_token", &short),
-    ];
-    let long = f.get("/oauth/access_token", &exchange).await.1["access_token"].as_str().unwrap().to_owned();
-    let cc = [
-        ("client_id", &*key),
-        ("client_secret", &secret),
-        ("redirect_uri", REDIRECT),
-        ("access_token", &long),
-    ];
-    let client_code = f.get("/oauth/client_code", &cc).await.1["code"].as_str().unwrap().to_owned();
-    let machine = f
-        .get(
-            "/oauth/access_token",
-            &[("client_id", &key), ("redirect_uri", REDIRECT), ("code", &client_code)],
-        )
-        .await
-        .1["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let long = f.long_lived(&short).await;
+    let client_code = f.client_code(&long).await;
+    let machine_exchange = [("client_id", key.as_str()), ("redirect_uri", REDIRECT), ("code", &client_code)];
+    let machine =
+        f.get("/oauth/access_token", &machine_exchange).await.1["access_token"].as_str().unwrap().to_owned();
     let unrelated = f.user_token().await;
     for token in [&short, &long, &machine] {
         assert_eq!(f.get("/me", &[("access_token", token)]).await.0, StatusCode::OK);
@@ -424,29 +432,9 @@ async fn a_reused_code_revokes_every_token_it_led_to(mut f: Fixture) {
     }
     assert_eq!(f.get("/me", &[("access_token", &unrelated)]).await.0, StatusCode::OK, "other grants stay");
     // A client code reused revokes its machine token likewise.
-    let long = f
-        .get(
-            "/oauth/access_token",
-            &[
-                ("grant_type", "fb_exchange_token"),
-                ("client_id", &key),
-                ("client_secret", &secret),
-                ("fb_exchange_token", &unrelated),
-            ],
-        )
-        .await
-        .1["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let cc = [
-        ("client_id", &*key),
-        ("client_secret", &secret),
-        ("redirect_uri", REDIRECT),
-        ("access_token", &long),
-    ];
-    let client_code = f.get("/oauth/client_code", &cc).await.1["code"].as_str().unwrap().to_owned();
-    let machine_exchange = [("client_id", &*key), ("redirect_uri", REDIRECT), ("code", &client_code)];
+    let long = f.long_lived(&unrelated).await;
+    let client_code = f.client_code(&long).await;
+    let machine_exchange = [("client_id", key.as_str()), ("redirect_uri", REDIRECT), ("code", &client_code)];
     let machine =
         f.get("/oauth/access_token", &machine_exchange).await.1["access_token"].as_str().unwrap().to_owned();
     assert_eq!(oauth_error(&f.get("/oauth/access_token", &machine_exchange).await).1, 100);

@@ -73,6 +73,21 @@ async fn key(store: &Store, user_id: i64, handle: &[u8]) -> i64 {
     store.add_credential(&new, NOW).await.unwrap().id
 }
 
+/// A pending login `id` of `user_id`, valid for two minutes after NOW.
+async fn login_challenge(store: &Store, id: &str, user_id: i64) {
+    let new = NewChallenge {
+        id,
+        purpose: ChallengePurpose::Login,
+        user_id,
+        session_id: None,
+        challenge: b"c",
+        for_app: None,
+        state: None,
+        expires_at: NOW + 120,
+    };
+    store.create_challenge(&new, NOW).await.unwrap();
+}
+
 async fn app(store: &Store, name: &str) -> i64 {
     let new = NewApp {
         name,
@@ -237,18 +252,7 @@ async fn recovery_code_is_consumed_exactly_once_by_200_racers(store: Store) {
     store.replace_recovery_codes(alice.id, &codes, NOW).await.unwrap();
     let legacy = TokenHash::of("aaaa-bbbb-cccc");
     for i in 0..RACERS {
-        let id = format!("login-{i}");
-        let new = NewChallenge {
-            id: &id,
-            purpose: ChallengePurpose::Login,
-            user_id: alice.id,
-            session_id: None,
-            challenge: b"c",
-            for_app: None,
-            state: None,
-            expires_at: NOW + 120,
-        };
-        store.create_challenge(&new, NOW).await.unwrap();
+        login_challenge(&store, &format!("login-{i}"), alice.id).await;
     }
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tally = race(|| {
@@ -604,17 +608,7 @@ async fn two_instances_on_one_sqlite_file_share_single_use() {
     let (first, dir) = common::db::sqlite().await;
     let second = Store::open(&common::db::sqlite_url(&dir.path().join("keygate.db"))).await.unwrap();
     let alice = user(&first, "alice").await;
-    let new = NewChallenge {
-        id: "shared",
-        purpose: ChallengePurpose::Login,
-        user_id: alice.id,
-        session_id: None,
-        challenge: b"c",
-        for_app: None,
-        state: None,
-        expires_at: NOW + 120,
-    };
-    first.create_challenge(&new, NOW).await.unwrap();
+    login_challenge(&first, "shared", alice.id).await;
     let turn = std::sync::atomic::AtomicUsize::new(0);
     let tally = race(|| {
         let store = if turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(2) {

@@ -51,6 +51,51 @@ pub fn sqlite_url(path: &std::path::Path) -> String {
     format!("sqlite:{}", path.display())
 }
 
+/// A fresh database of either engine with its URL (for a second instance,
+/// or raw test set-up), kept alive for the test.
+pub struct TestDb {
+    /// The URL `keygate` takes.
+    pub url: String,
+    /// A migrated store on it.
+    pub store: Store,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A new SQLite file in a temporary directory.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = sqlite_url(&dir.path().join("keygate.db"));
+        TestDb { store: Store::open(&url).await.expect("open SQLite"), url, _dir: Some(dir) }
+    }
+
+    /// A new database on the test PostgreSQL.
+    pub async fn postgres() -> TestDb {
+        let url = fresh_postgres_url().await;
+        TestDb { store: Store::open(&url).await.expect("open PostgreSQL"), url, _dir: None }
+    }
+
+    async fn pool(&self) -> sqlx::AnyPool {
+        let url = keygate::store::normalize_url(&self.url).expect("test URL").1;
+        sqlx::AnyPool::connect(&url).await.expect("connect for test set-up")
+    }
+
+    /// Runs one statement of test set-up (ageing a session, planting a row).
+    pub async fn execute(&self, sql: &str) {
+        let pool = self.pool().await;
+        sqlx::query(sql).execute(&pool).await.expect("test set-up statement");
+        pool.close().await;
+    }
+
+    /// Runs a query whose one row is one BIGINT.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let pool = self.pool().await;
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("test count query");
+        pool.close().await;
+        n
+    }
+}
+
 /// How to stop and start PostgreSQL servers for outage tests.
 pub struct PgTools {
     /// Directory of `initdb`, `pg_ctl`, `createdb`.

@@ -67,20 +67,25 @@
     });
   }
 
-  function registrationJson(credential) {
+  // PublicKeyCredential.toJSON(), where the browser lacks it: the response
+  // fields named in `binary` as websafe base64.
+  function publicKeyJson(credential, binary, extra) {
     if (typeof credential.toJSON === "function") return credential.toJSON();
+    const response = Object.assign({}, extra);
+    for (const name of binary) response[name] = toB64(credential.response[name]);
     return {
       id: credential.id,
       rawId: toB64(credential.rawId),
       type: credential.type,
-      response: {
-        clientDataJSON: toB64(credential.response.clientDataJSON),
-        attestationObject: toB64(credential.response.attestationObject),
-        transports: credential.response.getTransports ? credential.response.getTransports() : [],
-      },
+      response: response,
       clientExtensionResults: {},
     };
   }
+
+  const registrationJson = (credential) =>
+    publicKeyJson(credential, ["clientDataJSON", "attestationObject"], {
+      transports: credential.response.getTransports ? credential.response.getTransports() : [],
+    });
 
   function requestOptions(json) {
     if (window.PublicKeyCredential && PublicKeyCredential.parseRequestOptionsFromJSON) {
@@ -92,20 +97,8 @@
     });
   }
 
-  function credentialJson(credential) {
-    if (typeof credential.toJSON === "function") return credential.toJSON();
-    return {
-      id: credential.id,
-      rawId: toB64(credential.rawId),
-      type: credential.type,
-      response: {
-        clientDataJSON: toB64(credential.response.clientDataJSON),
-        authenticatorData: toB64(credential.response.authenticatorData),
-        signature: toB64(credential.response.signature),
-      },
-      clientExtensionResults: {},
-    };
-  }
+  const credentialJson = (credential) =>
+    publicKeyJson(credential, ["clientDataJSON", "authenticatorData", "signature"], {});
 
   // Adding a key, new recovery codes and removing the last key need a touch
   // of a registered key from the last five minutes: when the server asks
