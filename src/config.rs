@@ -53,8 +53,10 @@ pub struct Config {
     pub purge_interval_secs: u64,
     /// Most database connections this instance opens.
     pub db_max_connections: u32,
-    /// Seconds a request waits for a database connection before answering 503.
-    pub db_acquire_timeout_secs: u64,
+    /// Milliseconds a request waits for a database connection (connecting
+    /// included) before answering 503: short, so clients hear of an outage
+    /// within a second.
+    pub db_acquire_timeout_ms: u64,
     /// Seconds a login or enrolment challenge stays valid.
     pub challenge_ttl_secs: u64,
     /// How many credential keys keep a precomputed verification table (LRU).
@@ -71,6 +73,19 @@ pub struct Config {
     /// Failed key signatures or recovery codes one login may take before it
     /// is refused and the user must start again.
     pub second_factor_attempts: u32,
+    /// Password hashes (argon2id, 19 MiB each) running at once; absent: the
+    /// number of cores.
+    pub password_hash_concurrency: Option<usize>,
+    /// Password checks that may wait for a hashing slot; beyond that the
+    /// answer is an immediate 429.
+    pub password_hash_queue: usize,
+    /// Prefix length IPv6 clients are counted by (one /64 is one client);
+    /// IPv4 clients are counted by address.
+    pub rate_limit_ipv6_prefix: u8,
+    /// Failed passwords per minute across all accounts and addresses, above
+    /// which only users signing in from a network they used before are
+    /// checked (a storm from many addresses cannot fill the hash pool).
+    pub password_failures_per_minute: u32,
 }
 
 /// Reads CIDRs from a list or from one comma-separated string.
@@ -121,7 +136,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             purge_interval_secs: 300,
             db_max_connections: 10,
-            db_acquire_timeout_secs: 5,
+            db_acquire_timeout_ms: 800,
             challenge_ttl_secs: 120,
             key_cache_size: 2048,
             attestation: crate::verify::AttestationMode::Verified,
@@ -129,6 +144,10 @@ impl Default for Config {
             login_attempts_per_account: 10,
             login_attempts_per_address: 50,
             second_factor_attempts: 5,
+            password_hash_concurrency: None,
+            password_hash_queue: 64,
+            rate_limit_ipv6_prefix: 64,
+            password_failures_per_minute: 600,
         }
     }
 }
@@ -174,9 +193,18 @@ impl Config {
     pub fn store_options(&self) -> crate::store::StoreOptions {
         crate::store::StoreOptions {
             max_connections: self.db_max_connections.max(1),
-            acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms.max(50)),
             ..crate::store::StoreOptions::default()
         }
+    }
+
+    /// The password hasher the configuration asks for.
+    pub fn password_hasher(&self) -> crate::secrets::PasswordHasher {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        crate::secrets::PasswordHasher::new(
+            self.password_hash_concurrency.unwrap_or(cores),
+            self.password_hash_queue,
+        )
     }
 
     /// The server key file to use: the configured one or the default location.

@@ -233,3 +233,89 @@ async fn the_openapi_document_lists_every_route() {
     let login = &doc["components"]["schemas"]["U2fFinish"]["properties"];
     assert!(login.get("signatureData").is_some(), "{login}");
 }
+
+/// A state on a fresh SQLite file with `configure` applied, and erin.
+async fn setup_with(configure: impl FnOnce(&mut Config)) -> (Api, tempfile::TempDir) {
+    let (api, dir) = setup().await;
+    let mut config = Config::default();
+    configure(&mut config);
+    (Api { state: AppState::new(config, api.state.store.clone(), ServerKey::generate()) }, dir)
+}
+
+/// An IPv6 client cannot dodge the per-address limit by rotating through
+/// its /64: the 51st attempt from anywhere in it is refused, while another
+/// /64 and another IPv4 address are not.
+#[tokio::test]
+async fn ipv6_clients_are_counted_by_their_64() {
+    let (api, _dir) = setup().await;
+    for i in 0..50u16 {
+        let ip: std::net::IpAddr = format!("2001:db8:1:2::{:x}", i + 1).parse().unwrap();
+        assert_eq!(code(&api.login_from(ip, &format!("u{i}"), "wrong").await), (401, "bad_credentials"));
+    }
+    let same_64: std::net::IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+    assert_eq!(code(&api.login_from(same_64, "other", "wrong").await), (429, "rate_limited"));
+    let next_64: std::net::IpAddr = "2001:db8:1:3::1".parse().unwrap();
+    assert_eq!(code(&api.login_from(next_64, "other", "wrong").await), (401, "bad_credentials"));
+    let v4: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    assert_eq!(code(&api.login_from(v4, "other", "wrong").await), (401, "bad_credentials"));
+}
+
+/// Once the minute's failed-password budget is spent (a storm from many
+/// addresses), passwords are checked only for users on a network they
+/// signed in from before: the storm gets an immediate 429, erin at home
+/// still signs in, and neither an unknown user nor erin on a new network
+/// can tell the difference.
+#[tokio::test]
+async fn a_storm_spends_the_budget_but_known_networks_still_sign_in() {
+    let (api, _dir) = setup_with(|c| c.password_failures_per_minute = 20).await;
+    let home: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+    assert_eq!(api.login_from(home, "erin", PASSWORD).await.0, StatusCode::OK, "erin's network is known now");
+    let mut refused = 0;
+    for i in 0..40u8 {
+        let bot: std::net::IpAddr = format!("203.0.113.{i}").parse().unwrap();
+        match code(&api.login_from(bot, &format!("victim{i}"), "guess").await) {
+            (401, _) => {}
+            (429, "rate_limited") => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(refused, 20, "the budget let 20 failures be checked");
+    let answer = api.login_from(home, "erin", PASSWORD).await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    let elsewhere: std::net::IpAddr = "192.0.2.200".parse().unwrap();
+    let refused_known = api.login_from(elsewhere, "erin", PASSWORD).await;
+    let refused_unknown = api.login_from(elsewhere, "nobody", PASSWORD).await;
+    assert_eq!(code(&refused_known), (429, "rate_limited"));
+    assert_eq!(code(&refused_unknown), code(&refused_known));
+    assert!(refused_known.2.contains_key("retry-after"));
+}
+
+/// With one hashing slot and no queue, parallel password checks beyond the
+/// slot are answered 429 at once instead of waiting (bounded memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_hashing_queue_answers_429_at_once() {
+    let (api, _dir) = setup_with(|c| {
+        c.password_hash_concurrency = Some(1);
+        c.password_hash_queue = 0;
+        c.login_attempts_per_address = 1000;
+        c.login_attempts_per_account = 1000;
+    })
+    .await;
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let api = api.clone();
+            tokio::spawn(async move { api.login(&format!("user{i}"), "wrong").await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        let answer = task.await.unwrap();
+        if answer.0 == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(answer.1["error"]["code"], "rate_limited");
+            assert!(answer.2.contains_key("retry-after"));
+        }
+        statuses.push(answer.0.as_u16());
+    }
+    assert!(statuses.contains(&401) && statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+}

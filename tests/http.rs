@@ -118,3 +118,111 @@ async fn client_address_honours_only_trusted_proxies() {
 async fn store_opens_in_memory_too() {
     Store::open("sqlite::memory:").await.unwrap().ping().await.unwrap();
 }
+
+/// A hostile request: method, path, content type, body, and the surface
+/// whose error shape must answer it.
+type Hostile = (&'static str, String, Option<&'static str>, Vec<u8>, &'static str);
+
+/// Hostile requests at a real `keygate serve`: oversized bodies and
+/// undecodable paths on every surface, 1 200 of them at once. Each answer is
+/// in its surface's error shape (never the framework's plain text), none is
+/// a 5xx, and the server stays healthy.
+#[test]
+fn hostile_requests_get_each_surfaces_error_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::db::sqlite_url(&dir.path().join("keygate.db"));
+    let addr = common::free_addr();
+    let server = common::Server::start(dir.path(), addr, |cmd| {
+        cmd.args(["--database", &database, "--listen", &addr.to_string()]);
+    });
+    let url = server.url();
+    // Over every limit (64 KiB), small enough for the socket buffers to take
+    // it all before the server answers early.
+    let big = vec![b'a'; 70 * 1024];
+    let cases: Vec<Hostile> = vec![
+        ("POST", "/api/v1/login".into(), Some("application/json"), big.clone(), "api"),
+        ("POST", "/api/v1/logout".into(), None, big.clone(), "api"),
+        ("POST", "/api/v1/keys/register/finish".into(), Some("text/plain"), big.clone(), "api"),
+        ("DELETE", "/api/v1/keys/%ff%fe".into(), None, Vec::new(), "api"),
+        ("PATCH", "/api/v1/keys/%C0%AF".into(), Some("application/json"), b"{}".to_vec(), "api"),
+        ("DELETE", "/api/v1/sessions/%80".into(), None, Vec::new(), "api"),
+        ("POST", "/restserver.php".into(), Some("application/x-www-form-urlencoded"), big.clone(), "legacy"),
+        ("GET", "/method/%ff%fe".into(), None, Vec::new(), "legacy"),
+        (
+            "POST",
+            "/method/auth.%C0%AF".into(),
+            Some("application/x-www-form-urlencoded"),
+            big.clone(),
+            "legacy",
+        ),
+        (
+            "POST",
+            "/oauth/access_token".into(),
+            Some("application/x-www-form-urlencoded"),
+            big.clone(),
+            "graph",
+        ),
+        ("GET", "/%ff/oauth/access_token".into(), None, Vec::new(), "graph"),
+        ("DELETE", "/%C0%AF/me/permissions".into(), None, Vec::new(), "graph"),
+        ("POST", "/v2.8/debug_token".into(), Some("application/x-www-form-urlencoded"), big.clone(), "graph"),
+    ];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let answers = runtime.block_on(async {
+        let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+        let mut tasks = Vec::new();
+        for round in 0..1200 / cases.len() + 1 {
+            for (method, path, ct, body, surface) in &cases {
+                let mut request =
+                    http.request(method.parse().unwrap(), format!("{url}{path}")).body(body.clone());
+                if let Some(ct) = ct {
+                    request = request.header("content-type", *ct);
+                }
+                let (surface, path) = (*surface, path.clone());
+                tasks.push(tokio::spawn(async move {
+                    let answer = request.send().await.expect("an answer");
+                    let status = answer.status().as_u16();
+                    let ct = answer.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+                    let text = answer.text().await.unwrap_or_default();
+                    (round, surface, path, status, ct.unwrap_or_default(), text)
+                }));
+            }
+        }
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        answers
+    });
+    assert!(answers.len() >= 1200);
+    for (_, surface, path, status, ct, text) in &answers {
+        assert!(*status < 500, "{path}: {status} {text}");
+        match *surface {
+            "api" => {
+                assert!((400..500).contains(status), "{path}: {status}");
+                let json: serde_json::Value =
+                    serde_json::from_str(text).unwrap_or_else(|_| panic!("{path}: {text}"));
+                assert!(
+                    json["error"]["code"].is_string() && json["error"]["message"].is_string(),
+                    "{path}: {text}"
+                );
+            }
+            "legacy" => {
+                assert_eq!(*status, 200, "{path}: {text}");
+                assert!(ct.starts_with("text/xml"), "{path}: {ct}");
+                let root = common::legacy::parse_xml(text);
+                assert_eq!(root.name, "error_response", "{path}: {text}");
+                assert_eq!(root.child("error_code").text, "100", "{path}: {text}");
+            }
+            _ => {
+                assert!((400..500).contains(status), "{path}: {status}");
+                let json: serde_json::Value =
+                    serde_json::from_str(text).unwrap_or_else(|_| panic!("{path}: {text}"));
+                assert_eq!(json["error"]["type"], "OAuthException", "{path}: {text}");
+                assert_eq!(json["error"]["code"], 100, "{path}: {text}");
+            }
+        }
+    }
+    let health = reqwest::blocking::get(format!("{url}/healthz")).unwrap();
+    assert_eq!(health.status(), 200);
+    drop(server);
+}

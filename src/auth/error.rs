@@ -74,7 +74,18 @@ pub enum AuthError {
     Store(#[from] StoreError),
     /// Password hashing failed.
     #[error(transparent)]
-    Password(#[from] PasswordError),
+    Password(PasswordError),
+}
+
+impl From<PasswordError> for AuthError {
+    /// A full hashing queue is a rate limit for the client (retry shortly);
+    /// anything else is a fault.
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Busy => Self::RateLimited { retry_after: 1 },
+            other => Self::Password(other),
+        }
+    }
 }
 
 impl AuthError {

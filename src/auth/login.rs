@@ -8,7 +8,8 @@ use super::app_request::AppRequest;
 use super::{Auth, AuthError, Ceremony, KIND_API, KIND_ENROLL, SESSION_TTL_SECS};
 use crate::secrets::{self, TokenHash};
 use crate::store::{
-    Challenge, ChallengePurpose, CounterUpdate, Credential, NewSession, Redemption, StoreError, User,
+    Challenge, ChallengePurpose, CounterUpdate, Credential, KNOWN_NETWORK_KEEP_SECS, NewSession, Redemption,
+    StoreError, User,
 };
 use crate::verify::{
     AssertionExpectation, ClientDataExpectation, CounterVerdict, U2fClientDataType, verify_assertion,
@@ -89,17 +90,30 @@ impl Auth {
         now: i64,
     ) -> Result<PasswordOutcome, AuthError> {
         let limits = self.settings.limits;
-        self.limit(&format!("pw:ip:{source}"), limits.per_address, limits.address_window_secs, now).await?;
+        let network = client_network(source, limits.ipv6_prefix).to_string();
+        self.limit(&format!("pw:net:{network}"), limits.per_address, limits.address_window_secs, now).await?;
         self.limit(&account_bucket(username), limits.per_account, limits.account_window_secs, now).await?;
         if let Some(request) = for_app {
             self.check_app_request(request, now).await?;
         }
         let user = self.store.user_by_name(username).await?;
+        // Known and unknown users take the same steps, so neither the answer
+        // nor its timing nor being let through a storm tells them apart.
+        let user_id = user.as_ref().map_or(0, |u| u.id);
+        let known = self.store.knows_network(user_id, &network, now - KNOWN_NETWORK_KEEP_SECS).await?;
+        let storm = self.store.rate_limit_peek(FAILURES_BUCKET, 60, now).await?;
+        if storm.hits >= limits.failures_per_minute && !known {
+            metrics::counter!("keygate_rate_limited_total", "limit" => "password_storm").increment(1);
+            return Err(AuthError::RateLimited {
+                retry_after: u64::try_from(storm.window_ends - now).unwrap_or(1),
+            });
+        }
         let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let ok = secrets::verify_password(stored, password.to_owned()).await?;
+        let ok = self.hasher.verify(stored, password.to_owned(), known).await?;
         let user = match (ok, user) {
             (true, Some(user)) => user,
             (_, user) => {
+                self.store.rate_limit_hit(FAILURES_BUCKET, 60, now).await?;
                 let detail = if user.is_some() { "wrong password" } else { "unknown user" };
                 self.audit(
                     user.as_ref().map(|u| (u.id, u.name.as_str())),
@@ -112,6 +126,7 @@ impl Auth {
                 return Err(AuthError::BadCredentials);
             }
         };
+        self.store.remember_network(user.id, &network, now).await?;
         if user.is_disabled() {
             self.audit(Some((user.id, &user.name)), "login_failed", "account disabled", Some(source), now)
                 .await;
@@ -475,6 +490,23 @@ impl Pending {
     }
 }
 
+/// The rate-limit bucket of failed passwords, all clients together.
+const FAILURES_BUCKET: &str = "pw:failures";
+
+/// The network a client is counted by: an IPv4 address, or the IPv6 prefix of
+/// `v6_prefix` bits (one /64 is one client; an IPv4-mapped address is IPv4).
+pub fn client_network(source: IpAddr, v6_prefix: u8) -> ipnet::IpNet {
+    match source {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => ipnet::IpNet::from(IpAddr::V4(v4)),
+            None => ipnet::Ipv6Net::new(v6, v6_prefix.min(128))
+                .map(|net| ipnet::IpNet::V6(net.trunc()))
+                .unwrap_or_else(|_| ipnet::IpNet::from(source)),
+        },
+        IpAddr::V4(_) => ipnet::IpNet::from(source),
+    }
+}
+
 fn account_bucket(username: &str) -> String {
     format!("pw:user:{username}")
 }
@@ -487,4 +519,20 @@ pub(crate) async fn consume(store: &crate::store::Store, id: &str, now: i64) -> 
         StoreError::NotFound(_) => AuthError::UnknownLogin,
         other => AuthError::Store(other),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_counted_by_address_or_prefix() {
+        let net = |ip: &str, prefix| client_network(ip.parse().unwrap(), prefix).to_string();
+        assert_eq!(net("192.0.2.9", 64), "192.0.2.9/32");
+        assert_eq!(net("2001:db8:a:b:c:d:e:f", 64), "2001:db8:a:b::/64");
+        assert_eq!(net("2001:db8:a:b:c:d:e:f", 48), "2001:db8:a::/48");
+        assert_eq!(net("2001:db8::1", 128), "2001:db8::1/128");
+        assert_eq!(net("2001:db8::1", 200), "2001:db8::1/128", "an absurd prefix is clamped");
+        assert_eq!(net("::ffff:192.0.2.9", 64), "192.0.2.9/32", "IPv4-mapped is IPv4");
+    }
 }

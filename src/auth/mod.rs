@@ -49,6 +49,11 @@ pub struct Limits {
     pub address_window_secs: i64,
     /// Failed second-factor (key or recovery code) attempts per login.
     pub second_factor_attempts: u32,
+    /// IPv6 clients are counted per prefix of this length.
+    pub ipv6_prefix: u8,
+    /// Failed passwords per minute, all clients together, above which only
+    /// users on a network they signed in from before are checked.
+    pub failures_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -59,6 +64,8 @@ impl Default for Limits {
             per_address: 50,
             address_window_secs: 60,
             second_factor_attempts: 5,
+            ipv6_prefix: 64,
+            failures_per_minute: 600,
         }
     }
 }
@@ -70,6 +77,8 @@ impl Limits {
             per_account: config.login_attempts_per_account,
             per_address: config.login_attempts_per_address,
             second_factor_attempts: config.second_factor_attempts,
+            ipv6_prefix: config.rate_limit_ipv6_prefix.min(128),
+            failures_per_minute: config.password_failures_per_minute,
             ..Self::default()
         }
     }
@@ -169,16 +178,24 @@ pub struct Auth {
     pub settings: std::sync::Arc<Settings>,
     /// The server key: recovery codes are stored as MACs under it.
     pub server_key: std::sync::Arc<ServerKey>,
+    /// Every password check and hash goes through it: bounded memory and
+    /// threads under a guessing storm.
+    pub hasher: crate::secrets::PasswordHasher,
     /// Verifiers of the credential keys seen lately, with their tables:
     /// every login's signature check goes through it.
     pub keys: std::sync::Arc<KeyCache>,
 }
 
 impl Auth {
-    /// Bundles store, settings and the server key.
-    pub fn new(store: Store, settings: Settings, server_key: std::sync::Arc<ServerKey>) -> Self {
+    /// Bundles store, settings, the server key and the password hasher.
+    pub fn new(
+        store: Store,
+        settings: Settings,
+        server_key: std::sync::Arc<ServerKey>,
+        hasher: crate::secrets::PasswordHasher,
+    ) -> Self {
         let keys = std::sync::Arc::new(KeyCache::new(settings.key_cache_size));
-        Self { store, settings: std::sync::Arc::new(settings), server_key, keys }
+        Self { store, settings: std::sync::Arc::new(settings), server_key, hasher, keys }
     }
 
     /// The one place a stored credential's public key is parsed, so a cache

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use super::{Auth, AuthError, KIND_API, KIND_ENROLL, STEP_UP_SECS};
-use crate::secrets::{self, TokenHash};
+use crate::secrets::TokenHash;
 use crate::store::{Session, StoreError, User};
 
 /// The caller behind a valid Bearer token.
@@ -98,11 +98,12 @@ impl Auth {
         )
         .await?;
         let who = Some((caller.user.id, caller.user.name.as_str()));
-        if !secrets::verify_password(Some(caller.user.password_hash.clone()), old.to_owned()).await? {
+        let stored = Some(caller.user.password_hash.clone());
+        if !self.hasher.verify(stored, old.to_owned(), true).await? {
             self.audit(who, "password_change_failed", "wrong old password", Some(source), now).await;
             return Err(AuthError::BadCredentials);
         }
-        let hash = secrets::hash_password(new.to_owned()).await?;
+        let hash = self.hasher.hash(new.to_owned()).await?;
         self.store.set_password(caller.user.id, &hash, now).await?;
         self.audit(who, "password_changed", "", Some(source), now).await;
         Ok(())

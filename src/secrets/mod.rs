@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 pub use key::{KeyError, ServerKey, default_key_file};
-pub use password::{PasswordError, hash_password, verify_password};
+pub use password::{PasswordError, PasswordHasher, hash_password, verify_password};
 
 /// SHA-256 of a bearer token: what the database stores and looks up, so a
 /// leaked database yields no usable token.

@@ -40,7 +40,7 @@ pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use challenges::{Challenge, ChallengePurpose, NewChallenge};
 pub use credentials::{CounterUpdate, Credential, Enrolment, KeyRemoval, NewCredential};
 pub use error::StoreError;
-pub use purge::{PurgeReport, TOKEN_KEEP_SECS, spawn_purge_task};
+pub use purge::{KNOWN_NETWORK_KEEP_SECS, PurgeReport, TOKEN_KEEP_SECS, spawn_purge_task};
 pub use ratelimit::RateLimitHit;
 pub use recovery::Redemption;
 pub use sessions::{NewSession, Session};
@@ -63,9 +63,12 @@ pub enum Engine {
 pub struct StoreOptions {
     /// Most connections open at once.
     pub max_connections: u32,
-    /// How long a query waits for a connection before the database counts as
-    /// unavailable; short, so health checks and clients get a quick 503.
+    /// How long a query waits for a connection (connecting included) before
+    /// the database counts as unavailable; short, so clients get a quick 503.
     pub acquire_timeout: Duration,
+    /// How long opening the database may take (the first connection, a new
+    /// SQLite file switching to WAL, migrations) before it is given up.
+    pub startup_timeout: Duration,
     /// How long SQLite waits for another writer before giving up.
     pub busy_timeout: Duration,
 }
@@ -74,7 +77,8 @@ impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             max_connections: 10,
-            acquire_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_millis(800),
+            startup_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(10),
         }
     }
@@ -112,34 +116,35 @@ impl Store {
         sqlx::any::install_default_drivers();
         let (engine, url) = normalize_url(url)?;
         let connect: AnyConnectOptions = url.parse().map_err(StoreError::Internal)?;
-        let busy_ms = options.busy_timeout.as_millis();
-        let mut pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            .test_before_acquire(true);
-        if url == "sqlite::memory:" {
-            // Each connection to :memory: is its own database: keep exactly one, forever.
-            pool = pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
-        }
-        if engine == Engine::Sqlite {
-            pool = pool.after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    // busy_timeout first, so the WAL switch waits for other
-                    // connections instead of failing.
-                    conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str()).await?;
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = pool.connect_with(connect).await.map_err(|e| StoreError::classify(e, "database"))?;
         let migrator = match engine {
             Engine::Sqlite => &SQLITE_MIGRATIONS,
             Engine::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&pool).await?;
+        let classify = |e| StoreError::classify(e, "database");
+        if url == "sqlite::memory:" {
+            // Each connection to :memory: is its own database: keep exactly one, forever.
+            let pool = pool_options(engine, options, options.startup_timeout)
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(connect)
+                .await
+                .map_err(classify)?;
+            migrator.run(&pool).await?;
+            return Ok(Self { pool, engine, max_connections: 1 });
+        }
+        // Opening may be slow (a new file, a server starting up); serving
+        // must not wait long. So one connection with the patient timeout
+        // migrates, and the serving pool connects on demand with the short one.
+        let opening = pool_options(engine, options, options.startup_timeout)
+            .max_connections(1)
+            .connect_with(connect.clone())
+            .await
+            .map_err(classify)?;
+        migrator.run(&opening).await?;
+        opening.close().await;
+        let pool = pool_options(engine, options, options.acquire_timeout).connect_lazy_with(connect);
         Ok(Self { pool, engine, max_connections: options.max_connections })
     }
 
@@ -168,6 +173,30 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The pool settings of both engines: size, timeouts, a liveness test before
+/// a connection is handed out, and SQLite's pragmas on every new connection.
+fn pool_options(engine: Engine, options: &StoreOptions, acquire_timeout: Duration) -> AnyPoolOptions {
+    let busy_ms = options.busy_timeout.as_millis();
+    let pool = AnyPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(acquire_timeout)
+        .test_before_acquire(true);
+    if engine != Engine::Sqlite {
+        return pool;
+    }
+    pool.after_connect(move |conn, _meta| {
+        Box::pin(async move {
+            // busy_timeout first, so the WAL switch waits for other
+            // connections instead of failing.
+            conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str()).await?;
+            conn.execute("PRAGMA journal_mode = WAL").await?;
+            conn.execute("PRAGMA synchronous = NORMAL").await?;
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+            Ok(())
+        })
+    })
 }
 
 /// Splits a configured database URL into the engine and the URL sqlx takes.

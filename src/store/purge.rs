@@ -15,7 +15,13 @@ pub struct PurgeReport {
     pub app_tokens: u64,
     /// Rate-limit windows that ended.
     pub rate_limits: u64,
+    /// Known networks not seen for [`KNOWN_NETWORK_KEEP_SECS`].
+    pub known_networks: u64,
 }
+
+/// A network a user signed in from is remembered this long after the last
+/// sign-in from it.
+pub const KNOWN_NETWORK_KEEP_SECS: i64 = 90 * 24 * 3600;
 
 /// Expired and revoked tokens are kept this long, so token checks can still
 /// say "expired" (subcode 463) or "password changed" (460) instead of "invalid".
@@ -45,11 +51,16 @@ impl Store {
             .bind(now - RATE_LIMIT_KEEP_SECS)
             .execute(&self.pool)
             .await?;
+        let known_networks = sqlx::query("DELETE FROM known_networks WHERE seen_at < $1")
+            .bind(now - KNOWN_NETWORK_KEEP_SECS)
+            .execute(&self.pool)
+            .await?;
         Ok(PurgeReport {
             challenges: challenges.rows_affected(),
             sessions: sessions.rows_affected(),
             app_tokens: app_tokens.rows_affected(),
             rate_limits: rate_limits.rows_affected(),
+            known_networks: known_networks.rows_affected(),
         })
     }
 }

@@ -49,6 +49,56 @@ impl Store {
         })
     }
 
+    /// The hits on `bucket` in the current window of `window_secs`, without
+    /// counting one.
+    pub async fn rate_limit_peek(
+        &self,
+        bucket: &str,
+        window_secs: i64,
+        now: i64,
+    ) -> Result<RateLimitHit, StoreError> {
+        let window_secs = window_secs.max(1);
+        let window_start = now - now.rem_euclid(window_secs);
+        let hits: Option<i64> =
+            sqlx::query_scalar("SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2")
+                .bind(bucket)
+                .bind(window_start)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(RateLimitHit {
+            hits: super::to_u32(hits.unwrap_or(0), "rate-limit hits")?,
+            window_ends: window_start + window_secs,
+        })
+    }
+
+    /// Records that `user_id` signed in with the right password from
+    /// `network` (see `known_networks` in the migrations).
+    pub async fn remember_network(&self, user_id: i64, network: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO known_networks (user_id, network, seen_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, network) DO UPDATE SET seen_at = excluded.seen_at",
+        )
+        .bind(user_id)
+        .bind(network)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `user_id` signed in from `network` at or after `since`.
+    pub async fn knows_network(&self, user_id: i64, network: &str, since: i64) -> Result<bool, StoreError> {
+        let seen: Option<i64> = sqlx::query_scalar(
+            "SELECT seen_at FROM known_networks WHERE user_id = $1 AND network = $2 AND seen_at >= $3",
+        )
+        .bind(user_id)
+        .bind(network)
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(seen.is_some())
+    }
+
     /// Clears a bucket (after a successful login, for instance).
     pub async fn rate_limit_reset(&self, bucket: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM rate_limits WHERE bucket = $1").bind(bucket).execute(&self.pool).await?;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{ApiError, AppState};
 
 /// A health check answers within this, even if the database hangs.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz))

@@ -110,7 +110,11 @@ async fn serve(
                 Failure::Refused(error) => error,
                 Failure::Store(e) if e.is_unavailable() => {
                     tracing::warn!(method, error = %e, "legacy call failed: database unavailable");
-                    ErrorCode::ServiceUnavailable.into()
+                    count(method, &ErrorCode::ServiceUnavailable.into());
+                    let mut response =
+                        respond(render_error(&ErrorCode::ServiceUnavailable.into(), &args, &call.rendering));
+                    response.extensions_mut().insert(super::edge::DatabaseDown);
+                    return response;
                 }
                 Failure::Store(e) => {
                     tracing::error!(method, error = %e, "legacy call failed");
@@ -125,6 +129,18 @@ async fn serve(
             respond(render_error(&error, &args, &call.rendering))
         }
     }
+}
+
+/// A refusal decided before the call was run (the framework's rejections,
+/// an open database breaker), in the format the query string and form body
+/// ask for when they can be read.
+pub(super) fn refusal(error: &LegacyError, query: &str, body: &[u8]) -> Response {
+    let rendering = Params::from_request(query.as_bytes(), body)
+        .ok()
+        .and_then(|params| Rendering::from_params(&params).ok())
+        .unwrap_or_default();
+    count("unparsed", error);
+    respond(render_error(error, &[], &rendering))
 }
 
 fn count(method: &'static str, error: &LegacyError) {

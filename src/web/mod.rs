@@ -5,6 +5,7 @@
 mod api;
 mod client;
 pub mod cookies;
+pub mod edge;
 mod error;
 mod health;
 mod legacy;
@@ -36,6 +37,9 @@ pub struct AppState {
     pub server_key: Arc<ServerKey>,
     /// Login and key management over the store.
     pub auth: crate::auth::Auth,
+    /// Open while the database is known to be down: requests are answered
+    /// 503 at once instead of each waiting for a connection.
+    pub breaker: Arc<edge::Breaker>,
 }
 
 impl AppState {
@@ -48,8 +52,9 @@ impl AppState {
             crate::auth::Settings::fail_closed(&config)
         });
         let server_key = Arc::new(server_key);
-        let auth = crate::auth::Auth::new(store.clone(), settings, Arc::clone(&server_key));
-        Self { config: Arc::new(config), store, server_key, auth }
+        let hasher = config.password_hasher();
+        let auth = crate::auth::Auth::new(store.clone(), settings, Arc::clone(&server_key), hasher);
+        Self { config: Arc::new(config), store, server_key, auth, breaker: Arc::default() }
     }
 
     /// The browser cookies' names and attributes for the configured origin.
@@ -72,6 +77,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge::edge))
         // Answers carry session tokens, recovery codes and session secrets:
         // no cache or proxy may keep any answer that does not say otherwise.
         .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(

@@ -151,7 +151,8 @@ fn json(status: StatusCode, body: &Value) -> Response {
     response
 }
 
-fn error(e: &OAuthError) -> Response {
+/// The OAuthException answer of `e`.
+pub(super) fn error(e: &OAuthError) -> Response {
     let trace = crate::secrets::random_token(8);
     let status = StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
     if status.is_server_error() {

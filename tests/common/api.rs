@@ -118,6 +118,20 @@ impl Api {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> Answer {
+        let peer = SocketAddr::from(([127, 0, 0, 1], 40000));
+        self.raw_from(peer, method, path, bearer, content_type, body).await
+    }
+
+    /// A raw request from the client address `peer`.
+    pub async fn raw_from(
+        &self,
+        peer: SocketAddr,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Answer {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = bearer {
             builder = builder.header("authorization", format!("Bearer {token}"));
@@ -126,7 +140,7 @@ impl Api {
             builder = builder.header("content-type", ct);
         }
         let mut request = builder.body(Body::from(body)).expect("request");
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        request.extensions_mut().insert(ConnectInfo(peer));
         let response = app(self.state.clone()).oneshot(request).await.expect("router answers");
         let status = response.status();
         let headers = response.headers().clone();
@@ -147,6 +161,13 @@ impl Api {
             None => (None, Vec::new()),
         };
         self.raw(method, path, bearer, ct, bytes).await
+    }
+
+    /// `POST /api/v1/login` from the client address `peer`.
+    pub async fn login_from(&self, peer: std::net::IpAddr, user: &str, password: &str) -> Answer {
+        let body = json!({ "username": user, "password": password }).to_string().into_bytes();
+        let peer = SocketAddr::new(peer, 40000);
+        self.raw_from(peer, "POST", "/api/v1/login", None, Some("application/json"), body).await
     }
 
     /// `POST /api/v1/login`.
