@@ -11,24 +11,38 @@ use std::time::{Duration, Instant};
 use common::db::PgTools;
 use common::{Server, free_addr};
 
-/// A PostgreSQL cluster in a temp dir, stopped when dropped.
+/// A PostgreSQL cluster in a temp dir, stopped when dropped; on a Unix
+/// socket, or also on a loopback TCP port (a stopped server then refuses
+/// connections, which is what a client waits longest on).
 struct Cluster {
     tools: PgTools,
     dir: tempfile::TempDir,
+    port: Option<u16>,
 }
 
 impl Cluster {
     fn new() -> Self {
+        Self::create(None)
+    }
+
+    fn on_tcp() -> Self {
+        Self::create(Some(free_addr().port()))
+    }
+
+    fn create(port: Option<u16>) -> Self {
         let tools = PgTools::from_env();
         let dir = tempfile::Builder::new().prefix("kg-outage").tempdir_in("/tmp").expect("temp dir");
         make_reachable(dir.path(), &tools.runas);
-        let cluster = Self { tools, dir };
+        let cluster = Self { tools, dir, port };
         cluster.tools.run(
             "initdb",
             &["-D", &cluster.data(), "-U", "keygate", "-A", "trust", "--no-sync", "-E", "UTF8"],
         );
         cluster.start();
-        cluster.tools.run("createdb", &["-h", &cluster.socket_dir(), "-U", "keygate", "keygate"]);
+        let port = cluster.port.unwrap_or(5432).to_string();
+        cluster
+            .tools
+            .run("createdb", &["-h", &cluster.socket_dir(), "-p", &port, "-U", "keygate", "keygate"]);
         cluster
     }
 
@@ -41,12 +55,19 @@ impl Cluster {
     }
 
     fn url(&self) -> String {
-        format!("postgres://keygate@localhost/keygate?host={}", self.socket_dir())
+        match self.port {
+            Some(port) => format!("postgres://keygate@127.0.0.1:{port}/keygate"),
+            None => format!("postgres://keygate@localhost/keygate?host={}", self.socket_dir()),
+        }
     }
 
     fn start(&self) {
         let log = self.dir.path().join("log").display().to_string();
-        let options = format!("-k {} -c listen_addresses='' -c fsync=off", self.socket_dir());
+        let listen = match self.port {
+            Some(port) => format!("-c listen_addresses=127.0.0.1 -p {port}"),
+            None => "-c listen_addresses=''".to_owned(),
+        };
+        let options = format!("-k {} {listen} -c fsync=off", self.socket_dir());
         self.tools.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-w", "-o", &options, "start"]);
     }
 
@@ -155,4 +176,106 @@ async fn legacy_api_answers_error_2_while_postgres_is_down() {
         assert!(Instant::now() < deadline, "the API did not recover");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Logins keep coming (eight clients, password step) while PostgreSQL,
+/// reached over TCP, is stopped: every answer during the outage arrives
+/// within a second (503 unavailable, most of them at once from the breaker),
+/// the process survives, and logins succeed again by themselves once the
+/// database is back.
+#[test]
+fn logins_under_load_fail_fast_through_an_outage_and_resume() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let cluster = Cluster::on_tcp();
+    let work = tempfile::tempdir().unwrap();
+    common::add_user(&cluster.url(), "alice", "correct horse battery");
+    let addr = free_addr();
+    let server = Server::start(work.path(), addr, |cmd| {
+        cmd.args(["--listen", &addr.to_string(), "--database", &cluster.url()]);
+        // The load comes from one address and account: the guessing limits
+        // are not what this test is about.
+        cmd.env("KEYGATE_LOGIN_ATTEMPTS_PER_ADDRESS", "1000000");
+        cmd.env("KEYGATE_LOGIN_ATTEMPTS_PER_ACCOUNT", "1000000");
+    });
+    let url = server.url();
+    let log: Arc<Mutex<Vec<Answer>>> = Arc::default();
+    let running = Arc::new(AtomicBool::new(true));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (log, running, url) = (log.clone(), running.clone(), url.clone());
+            std::thread::spawn(move || {
+                let http =
+                    reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+                while running.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let answer = http
+                        .post(format!("{url}/api/v1/login"))
+                        .json(&serde_json::json!({"username": "alice", "password": "correct horse battery"}))
+                        .send();
+                    let answer = match answer {
+                        Ok(answer) => answer,
+                        Err(e) => panic!("no answer after {:?}: {e}", started.elapsed()),
+                    };
+                    let status = answer.status().as_u16();
+                    let body: serde_json::Value = answer.json().expect("JSON, outage or not");
+                    let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
+                    log.lock().unwrap().push((started, started.elapsed(), status, code));
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.stop();
+    let down = Instant::now();
+    std::thread::sleep(Duration::from_secs(5));
+    let back = Instant::now();
+    cluster.start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let recovered =
+            log.lock().unwrap().iter().any(|(started, _, status, _)| *started > back && *status == 200);
+        if recovered {
+            break;
+        }
+        assert!(Instant::now() < deadline, "logins did not resume after the database came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    running.store(false, Ordering::Relaxed);
+    for client in clients {
+        client.join().unwrap();
+    }
+    let log = log.lock().unwrap();
+    let before = log.iter().filter(|(started, ..)| *started < down).collect::<Vec<_>>();
+    let ok_before = before.iter().filter(|(_, _, status, _)| *status == 200).count();
+    assert!(ok_before > 10, "logins worked before the outage: {ok_before} of {}", before.len());
+    // Answers wholly inside the outage (one that waited for a connection
+    // across the restart may rightly succeed).
+    let during: Vec<_> =
+        log.iter().filter(|(started, took, ..)| *started > down && *started + *took < back).collect();
+    assert!(during.len() > 20, "the load kept coming: {}", during.len());
+    let slowest = during.iter().map(|(_, took, ..)| *took).max().unwrap();
+    for (started, took, status, code) in &during {
+        let at = started.duration_since(down);
+        assert_eq!((*status, code.as_str()), (503, "unavailable"), "{at:?} into the outage, took {took:?}");
+        assert!(*took < Duration::from_secs(1), "an answer took {took:?} during the outage");
+    }
+    let after = log.iter().filter(|(started, ..)| *started > back).collect::<Vec<_>>();
+    assert!(after.iter().any(|(_, _, status, _)| *status == 200));
+    assert!(server_alive(&server));
+    println!("outage: {} answers during 5 s, slowest {:?}, median {:?}", during.len(), slowest, {
+        let mut took: Vec<_> = during.iter().map(|(_, t, ..)| *t).collect();
+        took.sort();
+        took[took.len() / 2]
+    });
+}
+
+/// One answer of the load: when it was asked, how long it took, its status
+/// and error code.
+type Answer = (Instant, Duration, u16, String);
+
+fn server_alive(server: &Server) -> bool {
+    reqwest::blocking::get(format!("{}/healthz", server.url())).is_ok_and(|r| r.status() == 200)
 }

@@ -88,17 +88,22 @@ pub struct Server {
     pub child: Child,
     /// Where it answers.
     pub addr: SocketAddr,
+    /// Its standard output and error: a file, never a pipe nobody reads
+    /// (a full pipe would stall the server at its next log line).
+    pub log: std::path::PathBuf,
 }
 
 impl Server {
     /// Starts `keygate serve` with extra arguments in `dir` and waits until
     /// `/healthz` answers at `addr`.
     pub fn start(dir: &Path, addr: SocketAddr, configure: impl FnOnce(&mut Command)) -> Server {
+        let log = dir.join(format!("keygate-serve-{}.log", addr.port()));
+        let out = std::fs::File::create(&log).expect("create the server log");
         let mut cmd = keygate();
-        cmd.arg("serve").current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.arg("serve").current_dir(dir).stdout(out.try_clone().expect("log handle")).stderr(out);
         configure(&mut cmd);
         let child = cmd.spawn().expect("spawn keygate serve");
-        let mut server = Server { child, addr };
+        let mut server = Server { child, addr, log };
         server.wait_healthy(Duration::from_secs(30));
         server
     }
@@ -113,8 +118,8 @@ impl Server {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                let output = self.child.stderr.take().map(std::io::read_to_string);
-                panic!("keygate serve exited early with {status}: {output:?}");
+                let output = std::fs::read_to_string(&self.log).unwrap_or_default();
+                panic!("keygate serve exited early with {status}: {output}");
             }
             if let Ok(resp) = client.get(format!("{}/healthz", self.url())).send()
                 && resp.status().is_success()
@@ -124,6 +129,11 @@ impl Server {
             assert!(Instant::now() < deadline, "keygate serve did not answer on {}", self.addr);
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// What the server logged so far.
+    pub fn logged(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Sends a signal (e.g. "INT", "TERM") to the server process.
