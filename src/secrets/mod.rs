@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod context;
+mod hash_pool;
 mod key;
 mod password;
 
@@ -16,8 +17,9 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+pub use hash_pool::PasswordHasher;
 pub use key::{KeyError, ServerKey, default_key_file};
-pub use password::{PasswordError, PasswordHasher, hash_password, verify_password};
+pub use password::{PasswordError, hash_password, verify_password};
 
 /// SHA-256 of a bearer token: what the database stores and looks up, so a
 /// leaked database yields no usable token.

@@ -4,19 +4,15 @@
 //! password for an unknown user hashes against a fixed dummy hash, so the
 //! answer takes as long as for a real user.
 //!
-//! The service hashes through a [`PasswordHasher`]: at most `concurrency`
-//! hashes run at once and at most `queue` wait; beyond that the answer is an
-//! immediate [`PasswordError::Busy`]. A guessing storm so costs a bounded
-//! amount of memory (concurrency × 19 MiB) and threads, and answers fast.
+//! The service itself checks passwords through a
+//! [`PasswordHasher`](super::PasswordHasher), which bounds how many run at
+//! once and reuses their memory; these functions are the work it runs.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use tokio::sync::Semaphore;
-
-use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// Why a password could not be hashed or checked.
 #[derive(Debug, thiserror::Error)]
@@ -34,99 +30,38 @@ pub enum PasswordError {
     Busy,
 }
 
-/// Runs password hashes with bounded concurrency and a bounded queue.
-/// Cheap to clone; clones share the bound.
-#[derive(Clone, Debug)]
-pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
-    /// Requests admitted and not yet done (waiting or hashing).
-    admitted: Arc<AtomicUsize>,
-    concurrency: usize,
-    queue: usize,
-    /// Extra queue places only priority requests may take.
-    reserve: usize,
-}
-
-/// Holds one admission until the hash it admitted is done.
-struct Admission(Arc<AtomicUsize>);
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+/// Checks a password against a stored PHC hash (the dummy hash for `None`)
+/// in the caller's argon2 memory, grown when a stored hash asks for more:
+/// a worker that checks passwords all day allocates its 19 MiB once.
+pub(super) fn verify_in(
+    stored: Option<&str>,
+    password: &str,
+    memory: &mut Vec<Block>,
+) -> Result<bool, PasswordError> {
+    let bad = |e: &dyn std::fmt::Display| PasswordError::Hash(e.to_string());
+    let (hash, real) = match stored {
+        Some(hash) => (hash, true),
+        None => (dummy_hash()?, false),
+    };
+    let parsed = PasswordHash::new(hash).map_err(|e| bad(&e))?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| bad(&e))?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).map_err(|e| bad(&e))?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&parsed).map_err(|e| bad(&e))?;
+    let salt = parsed.salt.ok_or_else(|| PasswordError::Hash("the stored hash has no salt".into()))?;
+    let mut salt_bytes = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_bytes).map_err(|e| bad(&e))?;
+    let expected = parsed.hash.ok_or_else(|| PasswordError::Hash("the stored hash has no output".into()))?;
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
     }
-}
-
-impl PasswordHasher {
-    /// At most `concurrency` (at least 1) hashes at once and `queue` waiting;
-    /// a quarter of the queue again is kept for priority requests (users
-    /// signing in from a network they signed in from before).
-    pub fn new(concurrency: usize, queue: usize) -> Self {
-        let concurrency = concurrency.max(1);
-        Self {
-            permits: Arc::new(Semaphore::new(concurrency)),
-            admitted: Arc::new(AtomicUsize::new(0)),
-            concurrency,
-            queue,
-            reserve: queue.div_ceil(4).max(1),
-        }
-    }
-
-    /// Requests waiting for a hashing slot now.
-    pub fn waiting(&self) -> usize {
-        self.admitted.load(Ordering::Acquire).saturating_sub(self.concurrency)
-    }
-
-    /// Hashes running now.
-    pub fn running(&self) -> usize {
-        self.concurrency - self.permits.available_permits()
-    }
-
-    fn admit(&self, priority: bool) -> Result<Admission, PasswordError> {
-        let limit = self.concurrency + self.queue + if priority { self.reserve } else { 0 };
-        let before = self.admitted.fetch_add(1, Ordering::AcqRel);
-        let admission = Admission(Arc::clone(&self.admitted));
-        if before >= limit {
-            metrics::counter!("keygate_password_hash_rejected_total").increment(1);
-            return Err(PasswordError::Busy);
-        }
-        Ok(admission)
-    }
-
-    /// Runs `work` on the blocking pool once a slot is free. The slot and the
-    /// admission stay with the blocking task, so a caller that goes away
-    /// does not let more hashes run than the bound.
-    async fn run<T: Send + 'static>(
-        &self,
-        priority: bool,
-        work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
-    ) -> Result<T, PasswordError> {
-        let admission = self.admit(priority)?;
-        metrics::gauge!("keygate_password_hash_queue_depth").set(self.waiting() as f64);
-        let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(|_| PasswordError::Busy)?;
-        let result = tokio::task::spawn_blocking(move || {
-            let _held = (permit, admission);
-            work()
-        })
-        .await?;
-        metrics::gauge!("keygate_password_hash_queue_depth").set(self.waiting() as f64);
-        result
-    }
-
-    /// [`hash_password`] within the bound.
-    pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
-        self.run(true, move || hash_now(&password)).await
-    }
-
-    /// [`verify_password`] within the bound; `priority` may use the reserved
-    /// queue places. Known and unknown users are admitted alike.
-    pub async fn verify(
-        &self,
-        stored: Option<String>,
-        password: String,
-        priority: bool,
-    ) -> Result<bool, PasswordError> {
-        self.run(priority, move || verify_now(stored.as_deref(), &password)).await
-    }
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory.as_mut_slice())
+        .map_err(|e| bad(&e))?;
+    Ok(super::ct_eq(&out, expected.as_bytes()) && real)
 }
 
 /// Hashes a password with argon2id and a random salt, off the async workers.
@@ -138,20 +73,19 @@ pub async fn hash_password(password: String) -> Result<String, PasswordError> {
 /// `None` (unknown user) it checks against a dummy hash and returns false, in
 /// the same time a real check takes.
 pub async fn verify_password(stored: Option<String>, password: String) -> Result<bool, PasswordError> {
-    tokio::task::spawn_blocking(move || verify_now(stored.as_deref(), &password)).await?
+    tokio::task::spawn_blocking(move || {
+        let (hash, real) = match &stored {
+            Some(hash) => (hash.as_str(), true),
+            None => (dummy_hash()?, false),
+        };
+        let parsed = PasswordHash::new(hash).map_err(|e| PasswordError::Hash(e.to_string()))?;
+        let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        Ok(matches && real)
+    })
+    .await?
 }
 
-fn verify_now(stored: Option<&str>, password: &str) -> Result<bool, PasswordError> {
-    let (hash, real) = match stored {
-        Some(hash) => (hash, true),
-        None => (dummy_hash()?, false),
-    };
-    let parsed = PasswordHash::new(hash).map_err(|e| PasswordError::Hash(e.to_string()))?;
-    let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
-    Ok(matches && real)
-}
-
-fn hash_now(password: &str) -> Result<String, PasswordError> {
+pub(super) fn hash_now(password: &str) -> Result<String, PasswordError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -187,34 +121,23 @@ mod tests {
         assert!(!verify_password(None, "anything".into()).await.unwrap());
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_full_queue_answers_busy_at_once_and_priority_has_a_reserve() {
-        let hasher = PasswordHasher::new(1, 2);
-        let slow = || {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            Ok(())
-        };
-        // One running and two waiting fill it; a fourth is refused at once.
-        let held: Vec<_> = (0..3)
-            .map(|_| {
-                let hasher = hasher.clone();
-                tokio::spawn(async move { hasher.run(false, slow).await })
-            })
-            .collect();
-        while hasher.admitted.load(Ordering::Acquire) < 3 {
-            tokio::task::yield_now().await;
-        }
-        assert_eq!((hasher.running(), hasher.waiting()), (1, 2));
-        let started = std::time::Instant::now();
-        assert!(matches!(hasher.verify(None, "x".into(), false).await, Err(PasswordError::Busy)));
-        assert!(started.elapsed() < std::time::Duration::from_millis(100), "refused without hashing");
-        // A priority request still gets in, behind the queue.
-        let hash = hash_password("pw".into()).await.unwrap();
-        assert!(hasher.verify(Some(hash), "pw".into(), true).await.unwrap());
-        for task in held {
-            task.await.unwrap().unwrap();
-        }
-        assert_eq!((hasher.waiting(), hasher.running()), (0, 0));
+    #[test]
+    fn checking_in_reused_memory_agrees_with_argon2() {
+        let hash = hash_now("correct horse").unwrap();
+        let mut memory = Vec::new();
+        assert!(verify_in(Some(&hash), "correct horse", &mut memory).unwrap());
+        assert!(!verify_in(Some(&hash), "correct hors", &mut memory).unwrap());
+        assert_eq!(memory.len(), Params::default().block_count(), "19 MiB, allocated once");
+        assert!(!verify_in(None, "correct horse", &mut memory).unwrap(), "unknown users never match");
+        // A hash with other parameters (more memory, argon2i) checks too.
+        let params = Params::new(32 * 1024, 1, 1, None).unwrap();
+        let other = Argon2::new(Algorithm::Argon2i, Version::V0x13, params)
+            .hash_password(b"pw", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        assert!(verify_in(Some(&other), "pw", &mut memory).unwrap());
+        assert_eq!(memory.len(), 32 * 1024);
+        assert!(verify_in(Some("$argon2id$garbage"), "pw", &mut memory).is_err());
     }
 
     #[tokio::test]
