@@ -67,6 +67,19 @@ fn serve(binary: &Path, dir: &Path, database: &str, addr: SocketAddr) -> Release
     Release(child)
 }
 
+/// `keygate user add real` with the release binary.
+fn add_user(binary: &Path, database: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(binary)
+        .args(["user", "add", "real", "--password-stdin", "--database", database])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn keygate user add");
+    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
 /// A `/proc/PID/status` field in KiB (VmRSS, VmHWM).
 fn proc_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -94,7 +107,7 @@ fn a_guessing_storm_from_200_addresses_keeps_memory_and_latency_bounded() {
     let binary = release_binary();
     let dir = tempfile::tempdir().unwrap();
     let database = common::db::sqlite_url(&dir.path().join("keygate.db"));
-    common::add_user(&database, "real", PASSWORD);
+    add_user(&binary, &database);
     let addr = common::free_addr();
     let server = serve(&binary, dir.path(), &database, addr);
     let pid = server.0.id();
