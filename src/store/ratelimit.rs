@@ -20,6 +20,20 @@ impl RateLimitHit {
     }
 }
 
+impl RateLimitHit {
+    /// The fixed window of `window_secs` (at least 1) that contains `now`,
+    /// with `hits` counted in it.
+    fn in_window(hits: i64, window_secs: i64, now: i64) -> Result<Self, StoreError> {
+        let window_ends = window_start(window_secs, now) + window_secs.max(1);
+        Ok(Self { hits: super::to_u32(hits, "rate-limit hits")?, window_ends })
+    }
+}
+
+/// The start of the fixed window of `window_secs` (at least 1) containing `now`.
+fn window_start(window_secs: i64, now: i64) -> i64 {
+    now - now.rem_euclid(window_secs.max(1))
+}
+
 impl Store {
     /// Counts one hit on `bucket` in the fixed window of `window_secs` that
     /// contains `now`, and returns the count so far.
@@ -29,8 +43,7 @@ impl Store {
         window_secs: i64,
         now: i64,
     ) -> Result<RateLimitHit, StoreError> {
-        let window_secs = window_secs.max(1);
-        let window_start = now - now.rem_euclid(window_secs);
+        let window_start = window_start(window_secs, now);
         let hits: i64 = sqlx::query_scalar(
             "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
              ON CONFLICT (bucket) DO UPDATE SET \
@@ -43,10 +56,7 @@ impl Store {
         .bind(window_start)
         .fetch_one(&self.pool)
         .await?;
-        Ok(RateLimitHit {
-            hits: super::to_u32(hits, "rate-limit hits")?,
-            window_ends: window_start + window_secs,
-        })
+        RateLimitHit::in_window(hits, window_secs, now)
     }
 
     /// The hits on `bucket` in the current window of `window_secs`, without
@@ -57,18 +67,14 @@ impl Store {
         window_secs: i64,
         now: i64,
     ) -> Result<RateLimitHit, StoreError> {
-        let window_secs = window_secs.max(1);
-        let window_start = now - now.rem_euclid(window_secs);
+        let window_start = window_start(window_secs, now);
         let hits: Option<i64> =
             sqlx::query_scalar("SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2")
                 .bind(bucket)
                 .bind(window_start)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(RateLimitHit {
-            hits: super::to_u32(hits.unwrap_or(0), "rate-limit hits")?,
-            window_ends: window_start + window_secs,
-        })
+        RateLimitHit::in_window(hits.unwrap_or(0), window_secs, now)
     }
 
     /// Records that `user_id` signed in with the right password from
