@@ -415,8 +415,14 @@ async fn sessions_and_call_ids(store: Store) {
     let seen = store.session_by_token(&token, NOW + 5).await.unwrap().unwrap();
     assert_eq!(
         (seen.id, seen.last_seen_at, seen.secret_sealed.as_deref()),
-        (session.id, NOW + 5, Some(&b"sealed secret"[..]))
+        (session.id, NOW, Some(&b"sealed secret"[..])),
+        "a check within a minute of the last use reads without writing"
     );
+    let resolution = keygate::store::SEEN_RESOLUTION_SECS;
+    let later = NOW + resolution;
+    assert_eq!(store.session_by_token(&token, later).await.unwrap().unwrap().last_seen_at, later);
+    let (again, user) = store.session_and_user(&token, later + 5).await.unwrap().unwrap();
+    assert_eq!((again.last_seen_at, user.id, user.name.as_str()), (later, alice.id, "alice"));
     assert!(store.session_by_token(&token, NOW + 86400).await.unwrap().is_none(), "expired");
 
     let call_id = |text: &str| keygate::legacy::CallId::parse(text).unwrap();

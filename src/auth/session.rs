@@ -42,12 +42,11 @@ impl Caller {
 impl Auth {
     /// The caller of a Bearer token, or `Unauthorized`.
     pub async fn authenticate(&self, token: &str, now: i64) -> Result<Caller, AuthError> {
-        let session =
-            self.store.session_by_token(&TokenHash::of(token), now).await?.ok_or(AuthError::Unauthorized)?;
+        let (session, user) =
+            self.store.session_and_user(&TokenHash::of(token), now).await?.ok_or(AuthError::Unauthorized)?;
         if session.kind != KIND_API && session.kind != KIND_ENROLL {
             return Err(AuthError::Unauthorized);
         }
-        let user = self.store.user_by_id(session.user_id).await?.ok_or(AuthError::Unauthorized)?;
         if user.is_disabled() {
             return Err(AuthError::AccountDisabled);
         }

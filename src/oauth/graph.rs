@@ -127,8 +127,8 @@ impl Graph<'_> {
     /// Looks a user token up and says precisely why it is unusable.
     pub async fn user_token(&self, token: &str, now: i64) -> Result<UserToken, OAuthError> {
         let invalid = || OAuthError::new(OAuthErrorKind::TokenInvalid);
-        let row = self.store.find_app_token(AppTokenKind::AccessToken, &TokenHash::of(token)).await?;
-        let row = row.ok_or_else(invalid)?;
+        let found = self.store.app_token_with_owner(AppTokenKind::AccessToken, &TokenHash::of(token)).await?;
+        let (row, app, user) = found.ok_or_else(invalid)?;
         match row.revoked_reason.as_deref() {
             Some("password_changed") => return Err(OAuthError::new(OAuthErrorKind::PasswordChanged)),
             Some(_) => return Err(invalid()),
@@ -138,9 +138,7 @@ impl Graph<'_> {
         if row.expires_at.is_some_and(|e| e <= now) {
             return Err(OAuthError::new(OAuthErrorKind::TokenExpired));
         }
-        let user_id = row.user_id.ok_or_else(invalid)?;
-        let user = self.store.user_by_id(user_id).await?.filter(|u| !u.is_disabled()).ok_or_else(invalid)?;
-        let app = self.store.app_by_id(row.app_id).await?.ok_or_else(invalid)?;
+        let user = user.filter(|u| !u.is_disabled()).ok_or_else(invalid)?;
         Ok(UserToken { token: row, user, app })
     }
 

@@ -3,7 +3,12 @@
 //! auth_tokens, OAuth codes, access and app tokens; one table, told apart by
 //! kind, stored as hashes), and the permissions users granted it.
 
-use super::{Store, StoreError};
+use std::sync::LazyLock;
+
+use sqlx::FromRow;
+
+use super::users::USER_COLUMNS;
+use super::{Store, StoreError, User};
 use crate::secrets::TokenHash;
 
 /// A registered application.
@@ -32,6 +37,25 @@ pub struct App {
 }
 
 impl App {
+    /// Reads an app whose columns a join selected with `prefix` (see
+    /// `store::qualified`).
+    fn from_prefixed(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        let col = |name: &str| format!("{prefix}{name}");
+        Ok(Self {
+            id: row.try_get(col("id").as_str())?,
+            name: row.try_get(col("name").as_str())?,
+            api_key: row.try_get(col("api_key").as_str())?,
+            secret_sealed: row.try_get(col("secret_sealed").as_str())?,
+            desktop: row.try_get(col("desktop").as_str())?,
+            redirect_uris: row.try_get(col("redirect_uris").as_str())?,
+            allowed_ips: row.try_get(col("allowed_ips").as_str())?,
+            rate_limit_per_min: row.try_get(col("rate_limit_per_min").as_str())?,
+            created_at: row.try_get(col("created_at").as_str())?,
+            secret_rotated_at: row.try_get(col("secret_rotated_at").as_str())?,
+        })
+    }
+
     /// The registered redirect URIs (stored as a JSON array; unreadable
     /// text registers none, so nothing is redirected to).
     pub fn registered_redirect_uris(&self) -> Vec<String> {
@@ -203,7 +227,7 @@ impl Store {
     pub async fn app_by_api_key(&self, api_key: &str) -> Result<Option<App>, StoreError> {
         Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE api_key = $1"))
             .bind(api_key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?)
     }
 
@@ -211,7 +235,7 @@ impl Store {
     pub async fn app_by_id(&self, id: i64) -> Result<Option<App>, StoreError> {
         Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?)
     }
 
@@ -219,14 +243,14 @@ impl Store {
     pub async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
         Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE name = $1"))
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?)
     }
 
     /// Every application, by name.
     pub async fn list_apps(&self) -> Result<Vec<App>, StoreError> {
         Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY name"))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?)
     }
 
@@ -315,7 +339,7 @@ impl Store {
         let reason: Option<Option<String>> =
             sqlx::query_scalar("SELECT revoked_reason FROM app_tokens WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read)
                 .await?;
         Ok(reason.flatten().as_deref() == Some(RevokeReason::CodeReused.as_str()))
     }
@@ -352,8 +376,38 @@ impl Store {
         ))
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read)
         .await?)
+    }
+
+    /// A token of this kind with its app and, when bound, its user, in one
+    /// read whatever its state (the caller says why it is unusable): what
+    /// `/me` and `debug_token` check on every call.
+    pub async fn app_token_with_owner(
+        &self,
+        kind: AppTokenKind,
+        token_hash: &TokenHash,
+    ) -> Result<Option<(AppToken, App, Option<User>)>, StoreError> {
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {}, {} FROM app_tokens t JOIN apps a ON a.id = t.app_id \
+                 LEFT JOIN users u ON u.id = t.user_id WHERE t.kind = $1 AND t.token_hash = $2",
+                super::qualified(TOKEN_COLUMNS, "t", ""),
+                super::qualified(APP_COLUMNS, "a", "a_"),
+                super::qualified(USER_COLUMNS, "u", "u_"),
+            )
+        });
+        let row = sqlx::query(&QUERY)
+            .bind(kind.as_str())
+            .bind(token_hash.as_slice())
+            .fetch_optional(&self.read)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let token = AppToken::from_row(&row)?;
+        let app = App::from_prefixed(&row, "a_")?;
+        let user_id: Option<i64> = sqlx::Row::try_get(&row, "u_id")?;
+        let user = user_id.map(|_| User::from_prefixed(&row, "u_")).transpose()?;
+        Ok(Some((token, app, user)))
     }
 
     /// A live (unexpired, unconsumed, unrevoked) token of this kind.
@@ -370,7 +424,7 @@ impl Store {
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read)
         .await?)
     }
 
@@ -484,7 +538,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(app_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?)
     }
 

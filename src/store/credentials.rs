@@ -156,7 +156,7 @@ impl Store {
             "SELECT {COLUMNS} FROM credentials WHERE user_id = $1 ORDER BY id"
         ))
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?)
     }
 
@@ -171,7 +171,7 @@ impl Store {
         ))
         .bind(rp_id)
         .bind(key_handle)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read)
         .await?)
     }
 
@@ -182,7 +182,7 @@ impl Store {
         ))
         .bind(user_id)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read)
         .await?)
     }
 
@@ -190,7 +190,7 @@ impl Store {
     pub async fn credential_count(&self, user_id: i64) -> Result<u32, StoreError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE user_id = $1")
             .bind(user_id)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.read)
             .await?;
         super::to_u32(count, "key count")
     }
@@ -264,7 +264,7 @@ impl Store {
         }
         let stored: Option<i64> = sqlx::query_scalar("SELECT counter FROM credentials WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         match stored {
             Some(stored) => Ok(CounterUpdate::Regressed { stored: super::to_u32(stored, "counter")? }),

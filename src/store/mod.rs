@@ -43,7 +43,7 @@ pub use error::StoreError;
 pub use purge::{KNOWN_NETWORK_KEEP_SECS, PurgeReport, TOKEN_KEEP_SECS, spawn_purge_task};
 pub use ratelimit::RateLimitHit;
 pub use recovery::Redemption;
-pub use sessions::{NewSession, Session};
+pub use sessions::{NewSession, SEEN_RESOLUTION_SECS, Session};
 pub use users::{NewUser, User, UserSummary};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -96,9 +96,17 @@ pub struct PoolStats {
 }
 
 /// The database handle: cheap to clone, shared by every request.
+///
+/// On SQLite, writes go through one connection and reads through a pool of
+/// read-only connections beside it: in WAL mode readers never wait for the
+/// writer, and writers queue in the process (in order, without SQLite's
+/// sleeping busy handler) instead of taking turns at the file lock. A read
+/// starts after every write that returned before it, so a revocation is seen
+/// by the very next check. On PostgreSQL both are the same pool.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    read: AnyPool,
     engine: Engine,
     max_connections: u32,
 }
@@ -132,7 +140,7 @@ impl Store {
                 .await
                 .map_err(classify)?;
             migrator.run(&pool).await?;
-            return Ok(Self { pool, engine, max_connections: 1 });
+            return Ok(Self { read: pool.clone(), pool, engine, max_connections: 1 });
         }
         // Opening may be slow (a new file, a server starting up); serving
         // must not wait long. So one connection with the patient timeout
@@ -144,8 +152,14 @@ impl Store {
             .map_err(classify)?;
         migrator.run(&opening).await?;
         opening.close().await;
-        let pool = pool_options(engine, options, options.acquire_timeout).connect_lazy_with(connect);
-        Ok(Self { pool, engine, max_connections: options.max_connections })
+        let serving = pool_options(engine, options, options.acquire_timeout);
+        if engine == Engine::Sqlite {
+            let pool = serving.max_connections(1).connect_lazy_with(connect.clone());
+            let read = sqlite_readers(options).connect_lazy_with(connect);
+            return Ok(Self { pool, read, engine, max_connections: options.max_connections + 1 });
+        }
+        let pool = serving.connect_lazy_with(connect);
+        Ok(Self { read: pool.clone(), pool, engine, max_connections: options.max_connections })
     }
 
     /// Which engine this store runs on.
@@ -156,22 +170,24 @@ impl Store {
     /// A cheap round trip, for health checks: fails with
     /// [`StoreError::Unavailable`] while the database is down.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
     }
 
-    /// Current connection use.
+    /// Current connection use (writer and readers together).
     pub fn pool_stats(&self) -> PoolStats {
-        PoolStats {
-            open: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            max: self.max_connections,
+        let (mut open, mut idle) = (self.pool.size(), self.pool.num_idle());
+        if self.engine == Engine::Sqlite && self.max_connections > 1 {
+            open += self.read.size();
+            idle += self.read.num_idle();
         }
+        PoolStats { open, idle: u32::try_from(idle).unwrap_or(u32::MAX), max: self.max_connections }
     }
 
     /// Closes every connection; later calls fail. For orderly shutdown.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.read.close().await;
     }
 }
 
@@ -179,14 +195,15 @@ impl Store {
 /// a connection is handed out, and SQLite's pragmas on every new connection.
 fn pool_options(engine: Engine, options: &StoreOptions, acquire_timeout: Duration) -> AnyPoolOptions {
     let busy_ms = options.busy_timeout.as_millis();
-    let pool = AnyPoolOptions::new()
-        .max_connections(options.max_connections)
-        .acquire_timeout(acquire_timeout)
-        .test_before_acquire(true);
+    let pool =
+        AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(acquire_timeout);
     if engine != Engine::Sqlite {
-        return pool;
+        // A server connection can die with the server: test it first.
+        return pool.test_before_acquire(true);
     }
-    pool.after_connect(move |conn, _meta| {
+    // A file does not drop connections; a test would be one more round trip
+    // through the connection's worker thread for every statement.
+    pool.test_before_acquire(false).after_connect(move |conn, _meta| {
         Box::pin(async move {
             // busy_timeout first, so the WAL switch waits for other
             // connections instead of failing.
@@ -197,6 +214,24 @@ fn pool_options(engine: Engine, options: &StoreOptions, acquire_timeout: Duratio
             Ok(())
         })
     })
+}
+
+/// SQLite's read-only connections (see [`Store`]): WAL is already on (the
+/// writer switched the file at start-up), and `query_only` makes a write
+/// slipped onto this pool an error instead of a second writer.
+fn sqlite_readers(options: &StoreOptions) -> AnyPoolOptions {
+    let busy_ms = options.busy_timeout.as_millis();
+    AnyPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .test_before_acquire(false)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str()).await?;
+                conn.execute("PRAGMA query_only = ON").await?;
+                Ok(())
+            })
+        })
 }
 
 /// Splits a configured database URL into the engine and the URL sqlx takes.
@@ -238,6 +273,22 @@ pub fn redact_url(url: &str) -> String {
         return format!("{scheme}://{user}:***@{host}");
     }
     url.to_owned()
+}
+
+/// A column list (`"id, name"`) qualified by a table alias and renamed with a
+/// prefix (`"u.id AS u_id, u.name AS u_name"`), for joins of tables whose
+/// column names collide.
+fn qualified(columns: &str, alias: &str, prefix: &str) -> String {
+    columns
+        .split(',')
+        .map(str::trim)
+        .map(
+            |c| {
+                if prefix.is_empty() { format!("{alias}.{c}") } else { format!("{alias}.{c} AS {prefix}{c}") }
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Converts an unsigned count or counter read from a BIGINT column.

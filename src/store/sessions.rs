@@ -2,7 +2,12 @@
 //! `session_key`s applications hold. Only the SHA-256 of the token is stored;
 //! a legacy session secret is kept sealed because `sig` checks need it back.
 
-use super::{Store, StoreError};
+use std::sync::LazyLock;
+
+use sqlx::FromRow;
+
+use super::users::USER_COLUMNS;
+use super::{Store, StoreError, User};
 use crate::legacy::CallId;
 use crate::secrets::TokenHash;
 
@@ -33,7 +38,7 @@ pub struct Session {
     pub verified_at: Option<i64>,
     /// Unix seconds of expiry.
     pub expires_at: i64,
-    /// Unix seconds of the last use.
+    /// Unix seconds of the last use, to [`SEEN_RESOLUTION_SECS`].
     pub last_seen_at: i64,
 }
 
@@ -57,6 +62,10 @@ pub struct NewSession<'a> {
     /// Unix seconds of expiry.
     pub expires_at: i64,
 }
+
+/// How stale `last_seen_at` may be: a session used again within this is
+/// checked by a read alone, so validations do not write.
+pub const SEEN_RESOLUTION_SECS: i64 = 60;
 
 const COLUMNS: &str = "id, token_hash, user_id, kind, app_id, secret_sealed, last_call_id, user_agent, \
                        created_at, verified_at, expires_at, last_seen_at";
@@ -94,19 +103,51 @@ impl Store {
         if done.rows_affected() == 0 { Err(StoreError::NotFound("session")) } else { Ok(()) }
     }
 
-    /// The live session with this token hash, marking it seen now.
+    /// The live session with this token hash (see [`Store::session_and_user`]).
     pub async fn session_by_token(
         &self,
         token_hash: &TokenHash,
         now: i64,
     ) -> Result<Option<Session>, StoreError> {
-        Ok(sqlx::query_as::<_, Session>(&format!(
-            "UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND expires_at > $2 RETURNING {COLUMNS}"
-        ))
-        .bind(token_hash.as_slice())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(self.session_and_user(token_hash, now).await?.map(|(session, _)| session))
+    }
+
+    /// The live session with this token hash and its user, in one read: what
+    /// every bearer check needs. Checks are reads, so they never queue behind
+    /// logins; the session's use is recorded at most once a
+    /// [`SEEN_RESOLUTION_SECS`], and a failure to record it does not refuse
+    /// a valid session.
+    pub async fn session_and_user(
+        &self,
+        token_hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {} FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.token_hash = $1 AND s.expires_at > $2",
+                super::qualified(COLUMNS, "s", ""),
+                super::qualified(USER_COLUMNS, "u", "u_"),
+            )
+        });
+        let row =
+            sqlx::query(&QUERY).bind(token_hash.as_slice()).bind(now).fetch_optional(&self.read).await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut session = Session::from_row(&row)?;
+        let user = User::from_prefixed(&row, "u_")?;
+        if now - session.last_seen_at >= SEEN_RESOLUTION_SECS {
+            let touched =
+                sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
+                    .bind(session.id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await;
+            match touched {
+                Ok(_) => session.last_seen_at = now,
+                Err(e) => tracing::warn!(error = %e, session = session.id, "cannot record a session's use"),
+            }
+        }
+        Ok(Some((session, user)))
     }
 
     /// The user's live sessions, newest first.
@@ -116,7 +157,7 @@ impl Store {
         ))
         .bind(user_id)
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?)
     }
 
@@ -170,7 +211,7 @@ impl Store {
             let last: Option<Option<String>> =
                 sqlx::query_scalar("SELECT last_call_id FROM sessions WHERE id = $1")
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.read)
                     .await?;
             let Some(last) = last else { return Err(StoreError::NotFound("session")) };
             if let Some(text) = &last {

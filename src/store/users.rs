@@ -24,6 +24,22 @@ pub struct User {
 }
 
 impl User {
+    /// Reads a user whose columns a join selected with `prefix` (see
+    /// `store::qualified`), beside another table's columns of the same names.
+    pub(super) fn from_prefixed(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        let col = |name: &str| format!("{prefix}{name}");
+        Ok(Self {
+            id: row.try_get(col("id").as_str())?,
+            name: row.try_get(col("name").as_str())?,
+            display_name: row.try_get(col("display_name").as_str())?,
+            password_hash: row.try_get(col("password_hash").as_str())?,
+            created_at: row.try_get(col("created_at").as_str())?,
+            password_changed_at: row.try_get(col("password_changed_at").as_str())?,
+            disabled_at: row.try_get(col("disabled_at").as_str())?,
+        })
+    }
+
     /// True when the account may not log in.
     pub fn is_disabled(&self) -> bool {
         self.disabled_at.is_some()
@@ -56,7 +72,7 @@ pub struct UserSummary {
     pub key_count: i64,
 }
 
-const USER_COLUMNS: &str =
+pub(super) const USER_COLUMNS: &str =
     "id, name, display_name, password_hash, created_at, password_changed_at, disabled_at";
 
 impl Store {
@@ -79,7 +95,7 @@ impl Store {
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         Ok(sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1"))
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?)
     }
 
@@ -87,7 +103,7 @@ impl Store {
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
         Ok(sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?)
     }
 
@@ -98,7 +114,7 @@ impl Store {
                     (SELECT COUNT(*) FROM credentials c WHERE c.user_id = u.id) AS key_count \
              FROM users u ORDER BY u.name",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?)
     }
 
