@@ -1,0 +1,309 @@
+//! Validation under load: how many token and session checks `keygate serve`
+//! answers per second next to `/healthz`, on SQLite and on PostgreSQL.
+//!
+//! Applications call keygate on every request they serve, so a validation
+//! should cost about what the router and one database round trip cost. This
+//! starts the real binary (release profile) on a loopback port, seeds a user,
+//! an app, an API session, a Graph access token and a legacy session through
+//! the library, and drives each endpoint with `wrk` (Debian's `wrk`; 2
+//! threads, 64 connections), each run next to a `/healthz` run so the ratio
+//! compares like with like. Any answer that is not 2xx voids the figures.
+//!
+//! Run: `cargo bench --bench validation_load`. PostgreSQL is measured too when
+//! `KEYGATE_TEST_POSTGRES_URL` names a server (as `scripts/test` exports);
+//! `KEYGATE_BENCH_SECS` sets each run's length (default 5);
+//! `KEYGATE_BENCH_BIN` runs another build of `keygate` (an older one, for a
+//! before/after table). The table is printed and written to
+//! `target/validation-load.json`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use keygate::clock::unix_now;
+use keygate::legacy::Params;
+use keygate::secrets::{ServerKey, TokenHash, context, random_hex, random_token};
+use keygate::store::{AppTokenKind, NewApp, NewAppToken, NewSession, NewUser, Store};
+use serde_json::json;
+use sqlx::migrate::MigrateDatabase;
+
+/// What the load runs present, seeded straight into the database.
+struct Fixture {
+    api_session: String,
+    access_token: String,
+    app_credentials: String,
+    legacy_body: String,
+}
+
+/// One endpoint as wrk drives it.
+struct Endpoint {
+    name: &'static str,
+    path: String,
+    header: Option<String>,
+    post_body: Option<String>,
+}
+
+/// What one wrk run reported.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` lists; there is nothing to list.
+    }
+    let secs: u64 = std::env::var("KEYGATE_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    assert!(
+        Command::new("wrk").arg("--version").output().is_ok(),
+        "wrk is not installed (Debian: apt-get install wrk)"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("tokio: {e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let mut engines = vec![("SQLite", format!("sqlite:{}", dir.path().join("keygate.db").display()))];
+    if let Ok(admin) = std::env::var("KEYGATE_TEST_POSTGRES_URL") {
+        engines.push(("PostgreSQL", rt.block_on(fresh_postgres(&admin))));
+    }
+    let mut report = Vec::new();
+    for (engine, url) in engines {
+        let key_file = dir.path().join(format!("{engine}.key"));
+        let fixture = rt.block_on(seed(&url, &key_file));
+        let server = Server::start(&url, &key_file, dir.path());
+        println!("\n{engine}: wrk -t2 -c64 -d{secs}s against {}", server.base);
+        println!("| endpoint | req/s | ÷ /healthz | p50 ms | p99 ms | /healthz p99 ms |");
+        println!("|---|---|---|---|---|---|");
+        for endpoint in endpoints(&fixture) {
+            let health = wrk(&server.base, &health_endpoint(), secs, dir.path());
+            let run = wrk(&server.base, &endpoint, secs, dir.path());
+            let ratio = run.rps / health.rps;
+            println!(
+                "| {} | {:.0} | {ratio:.2}× | {:.2} | {:.2} | {:.2} |",
+                endpoint.name, run.rps, run.p50_ms, run.p99_ms, health.p99_ms
+            );
+            report.push(json!({
+                "engine": engine, "endpoint": endpoint.name, "rps": run.rps, "ratio": ratio,
+                "p50_ms": run.p50_ms, "p99_ms": run.p99_ms,
+                "healthz_rps": health.rps, "healthz_p99_ms": health.p99_ms,
+            }));
+        }
+    }
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/validation-load.json");
+    let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    if let Err(e) = std::fs::write(&out, text) {
+        eprintln!("cannot write {}: {e}", out.display());
+    }
+}
+
+fn health_endpoint() -> Endpoint {
+    Endpoint { name: "GET /healthz", path: "/healthz".into(), header: None, post_body: None }
+}
+
+fn endpoints(f: &Fixture) -> Vec<Endpoint> {
+    vec![
+        Endpoint {
+            name: "GET /api/v1/keys (Bearer session)",
+            path: "/api/v1/keys".into(),
+            header: Some(format!("Authorization: Bearer {}", f.api_session)),
+            post_body: None,
+        },
+        Endpoint {
+            name: "GET /me?access_token=…",
+            path: format!("/me?access_token={}", f.access_token),
+            header: None,
+            post_body: None,
+        },
+        Endpoint {
+            name: "GET /debug_token (app token + user token)",
+            path: format!("/debug_token?input_token={}&access_token={}", f.access_token, f.app_credentials),
+            header: None,
+            post_body: None,
+        },
+        Endpoint {
+            name: "POST /restserver.php users.getLoggedInUser",
+            path: "/restserver.php".into(),
+            header: None,
+            post_body: Some(f.legacy_body.clone()),
+        },
+    ]
+}
+
+/// A new database on the PostgreSQL server `admin` names.
+async fn fresh_postgres(admin: &str) -> String {
+    let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
+    let (server, _) = base.rsplit_once('/').unwrap_or_else(|| panic!("no /database in {admin}"));
+    let name = format!("kg_bench_{}", random_hex(8));
+    let url = query.map_or_else(|| format!("{server}/{name}"), |q| format!("{server}/{name}?{q}"));
+    sqlx::any::install_default_drivers();
+    sqlx::Any::create_database(&url).await.unwrap_or_else(|e| panic!("CREATE DATABASE: {e}"));
+    url
+}
+
+/// Seeds what the runs present, sealed under the key file the server loads.
+async fn seed(url: &str, key_file: &Path) -> Fixture {
+    let store = Store::open(url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
+    let key = ServerKey::load(None, key_file).unwrap_or_else(|e| panic!("key file: {e}"));
+    let now = unix_now();
+    let (api_key, secret) = (random_hex(16), random_hex(16));
+    let sealed = key.seal(secret.as_bytes(), &context::app_secret(&api_key));
+    let app = NewApp {
+        name: "bench",
+        api_key: &api_key,
+        secret_sealed: &sealed,
+        desktop: false,
+        redirect_uris: "[]",
+        allowed_ips: "[]",
+        rate_limit_per_min: None,
+    };
+    let app = store.create_app(&app, now).await.unwrap_or_else(|e| panic!("app: {e}"));
+    let user = NewUser { name: "alice", display_name: None, password_hash: "$argon2id$unused" };
+    let user = store.create_user(&user, now).await.unwrap_or_else(|e| panic!("user: {e}"));
+    let session = |token: &str, kind: &'static str, app_id: Option<i64>| {
+        let hash = TokenHash::of(token);
+        let store = store.clone();
+        async move {
+            let new = NewSession {
+                token_hash: &hash,
+                user_id: user.id,
+                kind,
+                app_id,
+                secret_sealed: None,
+                user_agent: None,
+                verified_at: Some(now),
+                expires_at: now + 86_400,
+            };
+            store.create_session(&new, now).await.unwrap_or_else(|e| panic!("session: {e}"));
+        }
+    };
+    let api_session = random_token(32);
+    session(&api_session, "api", None).await;
+    let session_key = random_hex(16);
+    session(&session_key, "legacy", Some(app.id)).await;
+    let access_token = random_token(48);
+    let token = NewAppToken {
+        kind: AppTokenKind::AccessToken,
+        token_hash: &TokenHash::of(&access_token),
+        app_id: app.id,
+        user_id: Some(user.id),
+        data: r#"{"scope":["public_profile"]}"#,
+        expires_at: Some(now + 86_400),
+        issued_from: None,
+    };
+    store.create_app_token(&token, now).await.unwrap_or_else(|e| panic!("access token: {e}"));
+    store.close().await;
+    let unsigned = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("method", "users.getLoggedInUser"),
+            ("api_key", &api_key),
+            ("v", "1.0"),
+            ("format", "JSON"),
+            ("session_key", &session_key),
+        ])
+        .finish();
+    let sig =
+        Params::from_request(unsigned.as_bytes(), b"").map(|p| p.expected_sig(&secret)).unwrap_or_default();
+    Fixture {
+        api_session,
+        access_token,
+        app_credentials: format!("{api_key}|{secret}"),
+        legacy_body: format!("{unsigned}&sig={sig}"),
+    }
+}
+
+/// `keygate serve` on a free loopback port, stopped when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(url: &str, key_file: &Path, dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap_or_else(|e| panic!("free port: {e}"))
+            .port();
+        let log = std::fs::File::create(dir.join(format!("serve-{port}.log")))
+            .unwrap_or_else(|e| panic!("server log: {e}"));
+        let bin = std::env::var_os("KEYGATE_BENCH_BIN")
+            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_keygate")), PathBuf::from);
+        let child = Command::new(bin)
+            .args(["serve", "--database", url, "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--key-file")
+            .arg(key_file)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn keygate serve: {e}"));
+        let server = Self { child, base: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "keygate serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs wrk against one endpoint and reads its summary.
+fn wrk(base: &str, endpoint: &Endpoint, secs: u64, dir: &Path) -> Run {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "-c64", &format!("-d{secs}s"), "--latency"]);
+    if let Some(header) = &endpoint.header {
+        cmd.args(["-H", header]);
+    }
+    if let Some(body) = &endpoint.post_body {
+        let script = lua_post(dir, body);
+        cmd.arg("-s").arg(script);
+    }
+    let output = cmd.arg(format!("{base}{}", endpoint.path)).output().unwrap_or_else(|e| panic!("wrk: {e}"));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "wrk failed on {}: {text}", endpoint.name);
+    assert!(
+        !text.contains("Non-2xx or 3xx responses"),
+        "{} answered errors under load, so its figures mean nothing:\n{text}",
+        endpoint.name
+    );
+    parse_wrk(&text).unwrap_or_else(|| panic!("unreadable wrk output:\n{text}"))
+}
+
+fn lua_post(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("post.lua");
+    let script = format!(
+        "wrk.method = \"POST\"\nwrk.body = \"{body}\"\n\
+         wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n"
+    );
+    std::fs::write(&path, script).unwrap_or_else(|e| panic!("lua script: {e}"));
+    path
+}
+
+/// Requests/sec and the 50th and 99th percentile latencies from wrk's
+/// `--latency` summary.
+fn parse_wrk(text: &str) -> Option<Run> {
+    let field = |label: &str| -> Option<&str> {
+        text.lines().find_map(|l| l.trim().strip_prefix(label)).map(str::trim)
+    };
+    let rps = field("Requests/sec:")?.parse().ok()?;
+    Some(Run { rps, p50_ms: millis(field("50%")?)?, p99_ms: millis(field("99%")?)? })
+}
+
+fn millis(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    match unit {
+        "us" => Some(value / 1000.0),
+        "ms" => Some(value),
+        "s" => Some(value * 1000.0),
+        "m" => Some(value * 60_000.0),
+        _ => None,
+    }
+}
