@@ -51,7 +51,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Seconds between purges of expired challenges, sessions and tokens.
     pub purge_interval_secs: u64,
-    /// Most database connections this instance opens.
+    /// Most database connections this instance opens (on SQLite: readers,
+    /// beside the one writer).
     pub db_max_connections: u32,
     /// Milliseconds a request waits for a database connection (connecting
     /// included) before answering 503: short, so clients hear of an outage

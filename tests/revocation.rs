@@ -167,11 +167,11 @@ impl Cluster {
         body["data"]["is_valid"].as_bool().unwrap_or_else(|| panic!("debug_token answered {body}"))
     }
 
-    /// A signed legacy call with a session_key: the uid, or the error code.
-    async fn logged_in_user(&self, server: &Server, session_key: &str) -> Result<i64, i64> {
+    /// A legacy call with a session_key, signed with the app secret: the answer.
+    async fn legacy(&self, server: &Server, method: &str, session_key: &str) -> Value {
         let pairs = signed(
             &[
-                ("method", "users.getLoggedInUser"),
+                ("method", method),
                 ("api_key", &self.api_key),
                 ("v", "1.0"),
                 ("format", "JSON"),
@@ -187,34 +187,21 @@ impl Cluster {
             .send()
             .await
             .unwrap();
-        let body: Value = answer.json().await.unwrap();
+        answer.json().await.unwrap()
+    }
+
+    /// `users.getLoggedInUser`: the uid, or the error code.
+    async fn logged_in_user(&self, server: &Server, session_key: &str) -> Result<i64, i64> {
+        let body = self.legacy(server, "users.getLoggedInUser", session_key).await;
         match body.as_i64() {
             Some(uid) => Ok(uid),
             None => Err(body["error_code"].as_i64().unwrap_or_else(|| panic!("legacy answer {body}"))),
         }
     }
 
-    /// A legacy `auth.expireSession` for the session_key: whether it answered true.
+    /// `auth.expireSession`: whether it answered true.
     async fn expire_legacy(&self, server: &Server, session_key: &str) -> bool {
-        let pairs = signed(
-            &[
-                ("method", "auth.expireSession"),
-                ("api_key", &self.api_key),
-                ("v", "1.0"),
-                ("format", "JSON"),
-                ("session_key", session_key),
-            ],
-            &self.secret,
-        );
-        let answer = self
-            .http
-            .post(format!("{}/restserver.php", server.url()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&pairs))
-            .send()
-            .await
-            .unwrap();
-        answer.json::<Value>().await.unwrap() == Value::Bool(true)
+        self.legacy(server, "auth.expireSession", session_key).await == Value::Bool(true)
     }
 
     /// Uses every bearer on both instances a few times, so that anything an
