@@ -423,6 +423,22 @@ async fn sessions_and_call_ids(store: Store) {
     assert_eq!(store.session_by_token(&token, later).await.unwrap().unwrap().last_seen_at, later);
     let (again, user) = store.session_and_user(&token, later + 5).await.unwrap().unwrap();
     assert_eq!((again.last_seen_at, user.id, user.name.as_str()), (later, alice.id, "alice"));
+
+    // The joined reads of the hot paths: a session with its user's keys
+    // (none, then two in order), a legacy session with its app.
+    let (_, _, none) = store.session_user_and_keys(&token, later).await.unwrap().unwrap();
+    assert!(none.is_empty());
+    let first = key(&store, alice.id, b"handle-1").await;
+    let second = key(&store, alice.id, b"handle-2").await;
+    let (s, u, keys) = store.session_user_and_keys(&token, later).await.unwrap().unwrap();
+    assert_eq!((s.id, u.id), (session.id, alice.id));
+    assert_eq!(keys.iter().map(|k| k.id).collect::<Vec<_>>(), vec![first, second]);
+    assert!(store.session_user_and_keys(&token, NOW + 86400).await.unwrap().is_none(), "expired");
+    let (found_app, found) = store.app_and_session("key-desk", &token, later).await.unwrap().unwrap();
+    assert_eq!((found_app.id, found.map(|s| s.id)), (app_id, Some(session.id)));
+    let (_, none) = store.app_and_session("key-desk", &TokenHash::of("other"), later).await.unwrap().unwrap();
+    assert!(none.is_none());
+    assert!(store.app_and_session("no such app", &token, later).await.unwrap().is_none());
     assert!(store.session_by_token(&token, NOW + 86400).await.unwrap().is_none(), "expired");
 
     let call_id = |text: &str| keygate::legacy::CallId::parse(text).unwrap();

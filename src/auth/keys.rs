@@ -166,10 +166,13 @@ impl Auth {
         Ok(pending)
     }
 
-    /// The caller's keys.
-    pub async fn keys(&self, caller: &Caller) -> Result<Vec<Credential>, AuthError> {
-        caller.require_full()?;
-        Ok(self.store.credentials_for_user(caller.user.id).await?)
+    /// The keys of the caller holding `token`, checked as
+    /// [`Auth::authenticate`] does, in one read.
+    pub async fn keys_of(&self, token: &str, now: i64) -> Result<Vec<Credential>, AuthError> {
+        let found = self.store.session_user_and_keys(&secrets::TokenHash::of(token), now).await?;
+        let (session, user, keys) = found.ok_or(AuthError::Unauthorized)?;
+        Caller::checked(session, user)?.require_full()?;
+        Ok(keys)
     }
 
     /// Renames one of the caller's keys and returns it.

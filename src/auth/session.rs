@@ -16,6 +16,18 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller of a live session found with its user: only API and
+    /// enroll-only sessions of an enabled account are callers.
+    pub(crate) fn checked(session: Session, user: User) -> Result<Self, AuthError> {
+        if session.kind != KIND_API && session.kind != KIND_ENROLL {
+            return Err(AuthError::Unauthorized);
+        }
+        if user.is_disabled() {
+            return Err(AuthError::AccountDisabled);
+        }
+        Ok(Self { session, user })
+    }
+
     /// True for a session that may only enroll a first key.
     pub fn is_enroll_only(&self) -> bool {
         self.session.kind == KIND_ENROLL
@@ -44,13 +56,7 @@ impl Auth {
     pub async fn authenticate(&self, token: &str, now: i64) -> Result<Caller, AuthError> {
         let (session, user) =
             self.store.session_and_user(&TokenHash::of(token), now).await?.ok_or(AuthError::Unauthorized)?;
-        if session.kind != KIND_API && session.kind != KIND_ENROLL {
-            return Err(AuthError::Unauthorized);
-        }
-        if user.is_disabled() {
-            return Err(AuthError::AccountDisabled);
-        }
-        Ok(Caller { session, user })
+        Caller::checked(session, user)
     }
 
     /// Ends the caller's session.

@@ -115,12 +115,24 @@ impl Graph<'_> {
         let invalid = || OAuthError::new(OAuthErrorKind::TokenInvalid);
         let creds = AppCredentials::parse(token).ok_or_else(invalid)?;
         let app = self.store.app_by_api_key(creds.app_id).await?.ok_or_else(invalid)?;
+        self.check_app_token(app, token, &creds, now).await
+    }
+
+    /// `app` when `token` (parsed as `creds`) is its secret or a live app
+    /// token it issued since its last secret rotation.
+    async fn check_app_token(
+        &self,
+        app: App,
+        token: &str,
+        creds: &AppCredentials<'_>,
+        now: i64,
+    ) -> Result<App, OAuthError> {
         if self.secret_matches(&app, creds.secret)? {
             return Ok(app);
         }
         match self.store.app_token(AppTokenKind::AppToken, &TokenHash::of(token), now).await? {
             Some(t) if t.app_id == app.id && t.created_at >= app.secret_rotated_at => Ok(app),
-            _ => Err(invalid()),
+            _ => Err(OAuthError::new(OAuthErrorKind::TokenInvalid)),
         }
     }
 
@@ -129,17 +141,7 @@ impl Graph<'_> {
         let invalid = || OAuthError::new(OAuthErrorKind::TokenInvalid);
         let found = self.store.app_token_with_owner(AppTokenKind::AccessToken, &TokenHash::of(token)).await?;
         let (row, app, user) = found.ok_or_else(invalid)?;
-        match row.revoked_reason.as_deref() {
-            Some("password_changed") => return Err(OAuthError::new(OAuthErrorKind::PasswordChanged)),
-            Some(_) => return Err(invalid()),
-            None if row.revoked_at.is_some() => return Err(invalid()),
-            None => {}
-        }
-        if row.expires_at.is_some_and(|e| e <= now) {
-            return Err(OAuthError::new(OAuthErrorKind::TokenExpired));
-        }
-        let user = user.filter(|u| !u.is_disabled()).ok_or_else(invalid)?;
-        Ok(UserToken { token: row, user, app })
+        judge_user_token(row, app, user, now)
     }
 
     /// A new user token, recorded as issued from the code or token
@@ -347,16 +349,28 @@ impl Graph<'_> {
     /// `GET /debug_token`: what an input token is, answered (HTTP 200) even
     /// when it is invalid; only a bad app token is an error.
     pub async fn debug_token(&self, params: &Params, now: i64) -> Result<Value, OAuthError> {
-        let app = self.app_for_token(param(params, "access_token")?, now).await?;
-        self.admit(&app, now).await?;
+        let invalid = || OAuthError::new(OAuthErrorKind::TokenInvalid);
+        let access = param(params, "access_token")?;
         let input = param(params, "input_token")?;
+        let creds = AppCredentials::parse(access).ok_or_else(invalid)?;
+        // The caller's app and the input token come in one read; a token of
+        // another app is not found, which is what it is to this one.
+        let found = self
+            .store
+            .app_and_its_token(creds.app_id, AppTokenKind::AccessToken, &TokenHash::of(input))
+            .await?;
+        let (app, token) = found.ok_or_else(invalid)?;
+        let app = self.check_app_token(app, access, &creds, now).await?;
+        self.admit(&app, now).await?;
         if AppCredentials::parse(input).is_some() {
             let valid = self.app_for_token(input, now).await.is_ok_and(|a| a.id == app.id);
             return Ok(json!({ "data": {
                 "app_id": app.api_key, "type": "APP", "application": app.name, "is_valid": valid,
             }}));
         }
-        match self.user_token(input, now).await {
+        let judged =
+            token.ok_or_else(invalid).and_then(|(row, user)| judge_user_token(row, app.clone(), user, now));
+        match judged {
             Ok(t) if t.app.id == app.id => Ok(json!({ "data": {
                 "app_id": app.api_key,
                 "type": "USER",
@@ -402,6 +416,23 @@ fn access_token(params: &Params) -> Result<&str, OAuthError> {
             "An active access token must be used to query information about the current user.",
         )
     })
+}
+
+/// Whether a user token row found with its app and user is usable now, and
+/// precisely why not (revoked, password changed, expired, user disabled).
+fn judge_user_token(row: AppToken, app: App, user: Option<User>, now: i64) -> Result<UserToken, OAuthError> {
+    let invalid = || OAuthError::new(OAuthErrorKind::TokenInvalid);
+    match row.revoked_reason.as_deref() {
+        Some("password_changed") => return Err(OAuthError::new(OAuthErrorKind::PasswordChanged)),
+        Some(_) => return Err(invalid()),
+        None if row.revoked_at.is_some() => return Err(invalid()),
+        None => {}
+    }
+    if row.expires_at.is_some_and(|e| e <= now) {
+        return Err(OAuthError::new(OAuthErrorKind::TokenExpired));
+    }
+    let user = user.filter(|u| !u.is_disabled()).ok_or_else(invalid)?;
+    Ok(UserToken { token: row, user, app })
 }
 
 fn invalid_input(app: &App, error: &OAuthError) -> Value {

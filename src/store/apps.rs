@@ -39,7 +39,7 @@ pub struct App {
 impl App {
     /// Reads an app whose columns a join selected with `prefix` (see
     /// `store::qualified`).
-    fn from_prefixed(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
+    pub(super) fn from_prefixed(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
         use sqlx::Row;
         let col = |name: &str| format!("{prefix}{name}");
         Ok(Self {
@@ -172,7 +172,7 @@ pub struct NewAppToken<'a> {
     pub issued_from: Option<i64>,
 }
 
-const APP_COLUMNS: &str = "id, name, api_key, secret_sealed, desktop, redirect_uris, allowed_ips, \
+pub(super) const APP_COLUMNS: &str = "id, name, api_key, secret_sealed, desktop, redirect_uris, allowed_ips, \
                            rate_limit_per_min, created_at, secret_rotated_at";
 const TOKEN_COLUMNS: &str = "id, kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at, \
                              consumed_at, revoked_at, revoked_reason, issued_from";
@@ -408,6 +408,44 @@ impl Store {
         let user_id: Option<i64> = sqlx::Row::try_get(&row, "u_id")?;
         let user = user_id.map(|_| User::from_prefixed(&row, "u_")).transpose()?;
         Ok(Some((token, app, user)))
+    }
+
+    /// The app with this api_key and, if it issued one, its token of this
+    /// kind with the token's user, in one read whatever the token's state:
+    /// what `debug_token` checks on every call (a token of another app is
+    /// not found, which is what such a token is to this app).
+    pub async fn app_and_its_token(
+        &self,
+        api_key: &str,
+        kind: AppTokenKind,
+        token_hash: &TokenHash,
+    ) -> Result<Option<(App, Option<(AppToken, Option<User>)>)>, StoreError> {
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {}, {} FROM apps a \
+                 LEFT JOIN app_tokens t ON t.app_id = a.id AND t.kind = $2 AND t.token_hash = $3 \
+                 LEFT JOIN users u ON u.id = t.user_id WHERE a.api_key = $1",
+                super::qualified(TOKEN_COLUMNS, "t", ""),
+                super::qualified(APP_COLUMNS, "a", "a_"),
+                super::qualified(USER_COLUMNS, "u", "u_"),
+            )
+        });
+        let row = sqlx::query(&QUERY)
+            .bind(api_key)
+            .bind(kind.as_str())
+            .bind(token_hash.as_slice())
+            .fetch_optional(&self.read)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let app = App::from_prefixed(&row, "a_")?;
+        let token_id: Option<i64> = sqlx::Row::try_get(&row, "id")?;
+        if token_id.is_none() {
+            return Ok(Some((app, None)));
+        }
+        let token = AppToken::from_row(&row)?;
+        let user_id: Option<i64> = sqlx::Row::try_get(&row, "u_id")?;
+        let user = user_id.map(|_| User::from_prefixed(&row, "u_")).transpose()?;
+        Ok(Some((app, Some((token, user)))))
     }
 
     /// A live (unexpired, unconsumed, unrevoked) token of this kind.

@@ -107,7 +107,31 @@ pub enum Enrolment {
     NotFirst,
 }
 
-const COLUMNS: &str = "id, user_id, rp_id, key_handle, public_key, counter, label, attestation_subject, \
+impl Credential {
+    /// Reads a key whose columns a join selected with `prefix` (see
+    /// `store::qualified`).
+    pub(super) fn from_prefixed(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        let col = |name: &str| format!("{prefix}{name}");
+        Ok(Self {
+            id: row.try_get(col("id").as_str())?,
+            user_id: row.try_get(col("user_id").as_str())?,
+            rp_id: row.try_get(col("rp_id").as_str())?,
+            key_handle: row.try_get(col("key_handle").as_str())?,
+            public_key: row.try_get(col("public_key").as_str())?,
+            counter: row.try_get(col("counter").as_str())?,
+            label: row.try_get(col("label").as_str())?,
+            attestation_subject: row.try_get(col("attestation_subject").as_str())?,
+            transports: row.try_get(col("transports").as_str())?,
+            webauthn: row.try_get(col("webauthn").as_str())?,
+            created_at: row.try_get(col("created_at").as_str())?,
+            last_used_at: row.try_get(col("last_used_at").as_str())?,
+            possible_clone: row.try_get(col("possible_clone").as_str())?,
+        })
+    }
+}
+
+pub(super) const COLUMNS: &str = "id, user_id, rp_id, key_handle, public_key, counter, label, attestation_subject, \
                        transports, webauthn, created_at, last_used_at, possible_clone";
 
 impl Store {

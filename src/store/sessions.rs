@@ -6,8 +6,10 @@ use std::sync::LazyLock;
 
 use sqlx::FromRow;
 
+use super::apps::APP_COLUMNS;
+use super::credentials::COLUMNS as CREDENTIAL_COLUMNS;
 use super::users::USER_COLUMNS;
-use super::{Store, StoreError, User};
+use super::{App, Credential, Store, StoreError, User};
 use crate::legacy::CallId;
 use crate::secrets::TokenHash;
 
@@ -135,19 +137,92 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let mut session = Session::from_row(&row)?;
         let user = User::from_prefixed(&row, "u_")?;
-        if now - session.last_seen_at >= SEEN_RESOLUTION_SECS {
-            let touched =
-                sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
-                    .bind(session.id)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await;
-            match touched {
-                Ok(_) => session.last_seen_at = now,
-                Err(e) => tracing::warn!(error = %e, session = session.id, "cannot record a session's use"),
+        self.record_use(&mut session, now).await;
+        Ok(Some((session, user)))
+    }
+
+    /// The live session with this token hash, its user and the user's keys,
+    /// in one read: what `GET /api/v1/keys` needs.
+    pub async fn session_user_and_keys(
+        &self,
+        token_hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<(Session, User, Vec<Credential>)>, StoreError> {
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {}, {} FROM sessions s JOIN users u ON u.id = s.user_id \
+                 LEFT JOIN credentials c ON c.user_id = s.user_id \
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 ORDER BY c.id",
+                super::qualified(COLUMNS, "s", ""),
+                super::qualified(USER_COLUMNS, "u", "u_"),
+                super::qualified(CREDENTIAL_COLUMNS, "c", "c_"),
+            )
+        });
+        let rows = sqlx::query(&QUERY).bind(token_hash.as_slice()).bind(now).fetch_all(&self.read).await?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let mut session = Session::from_row(first)?;
+        let user = User::from_prefixed(first, "u_")?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let key_id: Option<i64> = sqlx::Row::try_get(row, "c_id")?;
+            if key_id.is_some() {
+                keys.push(Credential::from_prefixed(row, "c_")?);
             }
         }
-        Ok(Some((session, user)))
+        self.record_use(&mut session, now).await;
+        Ok(Some((session, user, keys)))
+    }
+
+    /// The app with this api_key and the live session with this token hash,
+    /// if there is one, in one read: what a legacy call with a `session_key`
+    /// checks. The caller checks that the session is the app's.
+    pub async fn app_and_session(
+        &self,
+        api_key: &str,
+        token_hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<(App, Option<Session>)>, StoreError> {
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {} FROM apps a \
+                 LEFT JOIN sessions s ON s.token_hash = $2 AND s.expires_at > $3 WHERE a.api_key = $1",
+                super::qualified(COLUMNS, "s", ""),
+                super::qualified(APP_COLUMNS, "a", "a_"),
+            )
+        });
+        let row = sqlx::query(&QUERY)
+            .bind(api_key)
+            .bind(token_hash.as_slice())
+            .bind(now)
+            .fetch_optional(&self.read)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let app = App::from_prefixed(&row, "a_")?;
+        let session_id: Option<i64> = sqlx::Row::try_get(&row, "id")?;
+        if session_id.is_none() {
+            return Ok(Some((app, None)));
+        }
+        let mut session = Session::from_row(&row)?;
+        self.record_use(&mut session, now).await;
+        Ok(Some((app, Some(session))))
+    }
+
+    /// Records that a session was used now, when its record is
+    /// [`SEEN_RESOLUTION_SECS`] old; a failure is logged, never a refusal.
+    async fn record_use(&self, session: &mut Session, now: i64) {
+        if now - session.last_seen_at < SEEN_RESOLUTION_SECS {
+            return;
+        }
+        let touched =
+            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
+                .bind(session.id)
+                .bind(now)
+                .execute(&self.pool)
+                .await;
+        match touched {
+            Ok(_) => session.last_seen_at = now,
+            Err(e) => tracing::warn!(error = %e, session = session.id, "cannot record a session's use"),
+        }
     }
 
     /// The user's live sessions, newest first.

@@ -185,12 +185,17 @@ async fn read_body(
 async fn run(state: &AppState, client: std::net::IpAddr, call: &Call) -> Result<Value, Failure> {
     let store = &state.store;
     let now = crate::clock::unix_now();
-    let app = store.app_by_api_key(&call.api_key).await?.ok_or(ErrorCode::InvalidApiKey)?;
+    // With a session_key, the app and the session come in one read.
+    let (app, found) = match &call.session_key {
+        Some(key) => store.app_and_session(&call.api_key, &TokenHash::of(key), now).await?,
+        None => store.app_by_api_key(&call.api_key).await?.map(|app| (app, None)),
+    }
+    .ok_or(ErrorCode::InvalidApiKey)?;
     if !app.allows_source(client)? {
         return Err(ErrorCode::UnauthorizedSource.into());
     }
     let session = if call.signed_with_session_secret {
-        let session = live_session(state, &app, call, now).await?;
+        let session = live_session(&app, call, found)?;
         let sealed = session.secret_sealed.as_deref().ok_or(ErrorCode::IncorrectSignature)?;
         let secret = open(state, sealed, &context::session_secret(&TokenHash::of(session_key(call)?)))?;
         if !call.params.sig_matches(&secret) {
@@ -202,7 +207,7 @@ async fn run(state: &AppState, client: std::net::IpAddr, call: &Call) -> Result<
         if !call.params.sig_matches(&secret) {
             return Err(ErrorCode::IncorrectSignature.into());
         }
-        if call.method.needs_session() { Some(live_session(state, &app, call, now).await?) } else { None }
+        if call.method.needs_session() { Some(live_session(&app, call, found)?) } else { None }
     };
     // Only signed calls count against the app's limit, so a stranger who
     // knows the public api_key cannot use up the app's allowance.
@@ -250,10 +255,11 @@ fn session_key(call: &Call) -> Result<&str, Failure> {
     call.session_key.as_deref().ok_or_else(|| LegacyError::invalid("session_key is required").into())
 }
 
-/// The call's session, when it is live, a legacy session, and the app's own.
-async fn live_session(state: &AppState, app: &App, call: &Call, now: i64) -> Result<Session, Failure> {
-    let hash = TokenHash::of(session_key(call)?);
-    let session = state.store.session_by_token(&hash, now).await?.ok_or(ErrorCode::InvalidSession)?;
+/// The call's session (`found` by its session_key), when it is live, a
+/// legacy session, and the app's own.
+fn live_session(app: &App, call: &Call, found: Option<Session>) -> Result<Session, Failure> {
+    session_key(call)?;
+    let session = found.ok_or(ErrorCode::InvalidSession)?;
     if session.kind != SESSION_KIND || session.app_id != Some(app.id) {
         return Err(ErrorCode::InvalidSession.into());
     }

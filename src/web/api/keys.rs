@@ -73,8 +73,8 @@ fn key_id(id: &str) -> Result<i64, AuthError> {
     (status = 401, description = "unauthorized", body = super::ErrorBody),
     (status = 403, description = "enroll_only", body = super::ErrorBody),
 ))]
-pub(super) async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let keys = state.auth.keys(&caller).await?;
+pub(super) async fn list(State(state): State<AppState>, token: super::BearerToken) -> ApiResult<Json<Value>> {
+    let keys = state.auth.keys_of(&token.0, unix_now()).await?;
     Ok(Json(json!({ "keys": keys.iter().map(key_json).collect::<Vec<_>>() })))
 }
 

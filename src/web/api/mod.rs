@@ -150,7 +150,12 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+/// The token a request presents (Bearer header, or a browser's session
+/// cookie with its CSRF check for changes), not yet checked: for handlers
+/// that check it together with what they read.
+pub(super) struct BearerToken(pub(super) String);
+
+impl FromRequestParts<AppState> for BearerToken {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
@@ -173,7 +178,16 @@ impl FromRequestParts<AppState> for Caller {
                 token
             }
         };
-        Ok(state.auth.authenticate(token, crate::clock::unix_now()).await?)
+        Ok(Self(token.to_owned()))
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
+        Ok(state.auth.authenticate(&token, crate::clock::unix_now()).await?)
     }
 }
 
