@@ -21,22 +21,7 @@ const PARALLEL: usize = 40;
 
 use common::db::TestDb as Db;
 
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$case(super::Db::sqlite().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$case(super::Db::postgres().await).await;
-            }
-        }
-    )*};
-}
-
-on_both_engines!(
+crate::on_both_engines!(
     parallel_wrong_signatures_are_judged_at_most_five_times,
     parallel_wrong_recovery_codes_are_judged_at_most_five_times,
     two_parallel_removals_cannot_take_both_last_keys,

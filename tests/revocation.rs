@@ -14,32 +14,19 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::db::TestDb as Db;
-use common::legacy::{form, signed};
+use common::legacy::{AppOptions, TestApp, form, register, signed};
 use common::{Server, free_addr, keygate_ok};
 use keygate::clock::unix_now;
-use keygate::secrets::{ServerKey, TokenHash, context, hash_password, random_hex, random_token};
-use keygate::store::{AppTokenKind, NewApp, NewAppToken, NewSession, NewUser, Store};
+use keygate::config::Config;
+use keygate::secrets::{ServerKey, TokenHash, hash_password, random_hex, random_token};
+use keygate::store::{AppTokenKind, NewAppToken, NewSession, NewUser, Store};
+use keygate::web::AppState;
 use reqwest::StatusCode;
 use serde_json::Value;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$case(super::Db::sqlite().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$case(super::Db::postgres().await).await;
-            }
-        }
-    )*};
-}
-
-on_both_engines!(
+crate::on_both_engines!(
     ended_api_sessions_are_refused_at_once_on_the_other_instance,
     revoked_graph_tokens_are_refused_at_once_on_the_other_instance,
     expired_legacy_sessions_are_refused_at_once_on_the_other_instance,
@@ -64,18 +51,10 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         let key_file = dir.path().join("keygate.key");
         let key = ServerKey::load(None, &key_file).unwrap();
-        let (api_key, secret) = (random_hex(16), random_hex(16));
-        let sealed = key.seal(secret.as_bytes(), &context::app_secret(&api_key));
-        let new = NewApp {
-            name: "news",
-            api_key: &api_key,
-            secret_sealed: &sealed,
-            desktop: false,
-            redirect_uris: "[]",
-            allowed_ips: "[]",
-            rate_limit_per_min: None,
-        };
-        let app_id = db.store.create_app(&new, unix_now()).await.unwrap().id;
+        // Registered as `keygate app add` does, sealed under the instances' key.
+        let state = AppState::new(Config::default(), db.store.clone(), key);
+        let TestApp { app, secret } = register(&state, "news", AppOptions::default()).await;
+        let (api_key, app_id) = (app.api_key, app.id);
         let a = instance(dir.path(), &db.url, &key_file);
         let b = instance(dir.path(), &db.url, &key_file);
         Self { db, a, b, api_key, secret, app_id, http: reqwest::Client::new(), _dir: dir }

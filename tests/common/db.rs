@@ -136,3 +136,21 @@ impl PgTools {
         );
     }
 }
+
+/// Runs each named `async fn(TestDb)` as two tests, `NAME::sqlite` and
+/// `NAME::postgres`, each on a fresh database.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$case($crate::common::db::TestDb::sqlite().await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$case($crate::common::db::TestDb::postgres().await).await;
+            }
+        }
+    )*};
+}
