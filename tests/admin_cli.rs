@@ -93,14 +93,14 @@ async fn end_to_end(url: String) {
 
     let changed = ok(url, &["user", "passwd", "alice", "--password-stdin"], "a brand new password\n");
     assert!(changed.contains("1 sessions and tokens ended"), "{changed}");
-    assert!(store.session_by_token(&token, 2).await.unwrap().is_none());
+    assert!(store.session_and_user(&token, 2).await.unwrap().is_none());
     let hash = store.user_by_id(alice.id).await.unwrap().unwrap().password_hash;
     assert!(verify_password(Some(hash.clone()), "a brand new password".into()).await.unwrap());
     assert!(!verify_password(Some(hash), "correct horse battery".into()).await.unwrap());
 
     store.create_session(&session, 3).await.unwrap();
     assert!(ok(url, &["user", "disable", "alice"], "").contains("1 sessions and tokens ended"));
-    assert!(store.session_by_token(&token, 4).await.unwrap().is_none());
+    assert!(store.session_and_user(&token, 4).await.unwrap().is_none());
     assert!(ok(url, &["user", "list"], "").lines().any(|l| l.starts_with("alice") && l.contains("disabled")));
 
     let reset = ok(url, &["user", "reset-keys", "alice"], "");

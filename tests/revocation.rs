@@ -226,7 +226,7 @@ async fn ended_api_sessions_are_refused_at_once_on_the_other_instance(db: Db) {
     assert!(ended.status().is_success(), "logout on A: {}", ended.status());
     assert_eq!(c.keys(&c.b, &logout).await, StatusCode::UNAUTHORIZED, "B still takes a logged-out session");
 
-    let id = c.store().session_by_token(&TokenHash::of(&by_id), unix_now()).await.unwrap().unwrap().id;
+    let id = c.store().session_and_user(&TokenHash::of(&by_id), unix_now()).await.unwrap().unwrap().0.id;
     let revoked = c
         .http
         .delete(format!("{}/api/v1/sessions/{id}", c.a.url()))

@@ -175,7 +175,7 @@ async fn users_lifecycle(store: Store) {
     assert_eq!(store.set_password(alice.id, "$argon2id$new", NOW + 10).await.unwrap(), 2);
     let changed = store.user_by_id(alice.id).await.unwrap().unwrap();
     assert_eq!((changed.password_hash.as_str(), changed.password_changed_at), ("$argon2id$new", NOW + 10));
-    assert!(store.session_by_token(&token, NOW + 11).await.unwrap().is_none());
+    assert!(store.session_and_user(&token, NOW + 11).await.unwrap().is_none());
     assert!(store.app_token(AppTokenKind::AccessToken, &access, NOW + 11).await.unwrap().is_none());
     // The revoked token is kept with its reason, so OAuth can answer subcode 460.
     let revoked = store.find_app_token(AppTokenKind::AccessToken, &access).await.unwrap().unwrap();
@@ -412,7 +412,7 @@ async fn sessions_and_call_ids(store: Store) {
         expires_at: NOW + 86400,
     };
     let session = store.create_session(&new, NOW).await.unwrap();
-    let seen = store.session_by_token(&token, NOW + 5).await.unwrap().unwrap();
+    let (seen, _) = store.session_and_user(&token, NOW + 5).await.unwrap().unwrap();
     assert_eq!(
         (seen.id, seen.last_seen_at, seen.secret_sealed.as_deref()),
         (session.id, NOW, Some(&b"sealed secret"[..])),
@@ -420,7 +420,7 @@ async fn sessions_and_call_ids(store: Store) {
     );
     let resolution = keygate::store::SEEN_RESOLUTION_SECS;
     let later = NOW + resolution;
-    assert_eq!(store.session_by_token(&token, later).await.unwrap().unwrap().last_seen_at, later);
+    assert_eq!(store.session_and_user(&token, later).await.unwrap().unwrap().0.last_seen_at, later);
     let (again, user) = store.session_and_user(&token, later + 5).await.unwrap().unwrap();
     assert_eq!((again.last_seen_at, user.id, user.name.as_str()), (later, alice.id, "alice"));
 
@@ -439,7 +439,7 @@ async fn sessions_and_call_ids(store: Store) {
     let (_, none) = store.app_and_session("key-desk", &TokenHash::of("other"), later).await.unwrap().unwrap();
     assert!(none.is_none());
     assert!(store.app_and_session("no such app", &token, later).await.unwrap().is_none());
-    assert!(store.session_by_token(&token, NOW + 86400).await.unwrap().is_none(), "expired");
+    assert!(store.session_and_user(&token, NOW + 86400).await.unwrap().is_none(), "expired");
 
     let call_id = |text: &str| keygate::legacy::CallId::parse(text).unwrap();
     assert!(store.advance_call_id(session.id, &call_id("1732384512.1453")).await.unwrap());

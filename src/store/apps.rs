@@ -227,7 +227,7 @@ impl Store {
     pub async fn app_by_api_key(&self, api_key: &str) -> Result<Option<App>, StoreError> {
         Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE api_key = $1"))
             .bind(api_key)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.read())
             .await?)
     }
 
@@ -235,7 +235,7 @@ impl Store {
     pub async fn app_by_id(&self, id: i64) -> Result<Option<App>, StoreError> {
         Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.read())
             .await?)
     }
 
@@ -243,14 +243,14 @@ impl Store {
     pub async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
         Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE name = $1"))
             .bind(name)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.read())
             .await?)
     }
 
     /// Every application, by name.
     pub async fn list_apps(&self) -> Result<Vec<App>, StoreError> {
         Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY name"))
-            .fetch_all(&self.read)
+            .fetch_all(self.read())
             .await?)
     }
 
@@ -339,7 +339,7 @@ impl Store {
         let reason: Option<Option<String>> =
             sqlx::query_scalar("SELECT revoked_reason FROM app_tokens WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&self.read)
+                .fetch_optional(self.read())
                 .await?;
         Ok(reason.flatten().as_deref() == Some(RevokeReason::CodeReused.as_str()))
     }
@@ -376,7 +376,7 @@ impl Store {
         ))
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
-        .fetch_optional(&self.read)
+        .fetch_optional(self.read())
         .await?)
     }
 
@@ -400,7 +400,7 @@ impl Store {
         let row = sqlx::query(&QUERY)
             .bind(kind.as_str())
             .bind(token_hash.as_slice())
-            .fetch_optional(&self.read)
+            .fetch_optional(self.read())
             .await?;
         let Some(row) = row else { return Ok(None) };
         let token = AppToken::from_row(&row)?;
@@ -434,7 +434,7 @@ impl Store {
             .bind(api_key)
             .bind(kind.as_str())
             .bind(token_hash.as_slice())
-            .fetch_optional(&self.read)
+            .fetch_optional(self.read())
             .await?;
         let Some(row) = row else { return Ok(None) };
         let app = App::from_prefixed(&row, "a_")?;
@@ -462,7 +462,7 @@ impl Store {
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
         .bind(now)
-        .fetch_optional(&self.read)
+        .fetch_optional(self.read())
         .await?)
     }
 
@@ -576,7 +576,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(app_id)
-        .fetch_all(&self.read)
+        .fetch_all(self.read())
         .await?)
     }
 

@@ -76,7 +76,7 @@ impl Store {
         .bind(filter.user_name)
         .bind(filter.since)
         .bind(filter.limit.map_or(i64::MAX, i64::from))
-        .fetch_all(&self.read)
+        .fetch_all(self.read())
         .await?)
     }
 }

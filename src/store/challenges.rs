@@ -114,7 +114,7 @@ impl Store {
     pub async fn challenge(&self, id: &str) -> Result<Option<Challenge>, StoreError> {
         Ok(sqlx::query_as::<_, Challenge>(&format!("SELECT {COLUMNS} FROM challenges WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.read())
             .await?)
     }
 

@@ -180,7 +180,7 @@ impl Store {
             "SELECT {COLUMNS} FROM credentials WHERE user_id = $1 ORDER BY id"
         ))
         .bind(user_id)
-        .fetch_all(&self.read)
+        .fetch_all(self.read())
         .await?)
     }
 
@@ -195,7 +195,7 @@ impl Store {
         ))
         .bind(rp_id)
         .bind(key_handle)
-        .fetch_optional(&self.read)
+        .fetch_optional(self.read())
         .await?)
     }
 
@@ -206,7 +206,7 @@ impl Store {
         ))
         .bind(user_id)
         .bind(id)
-        .fetch_optional(&self.read)
+        .fetch_optional(self.read())
         .await?)
     }
 
@@ -214,7 +214,7 @@ impl Store {
     pub async fn credential_count(&self, user_id: i64) -> Result<u32, StoreError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE user_id = $1")
             .bind(user_id)
-            .fetch_one(&self.read)
+            .fetch_one(self.read())
             .await?;
         super::to_u32(count, "key count")
     }
@@ -288,7 +288,7 @@ impl Store {
         }
         let stored: Option<i64> = sqlx::query_scalar("SELECT counter FROM credentials WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.read())
             .await?;
         match stored {
             Some(stored) => Ok(CounterUpdate::Regressed { stored: super::to_u32(stored, "counter")? }),

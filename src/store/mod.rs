@@ -106,7 +106,8 @@ pub struct PoolStats {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
-    read: AnyPool,
+    /// SQLite's read-only connections; `None` where reads share `pool`.
+    readers: Option<AnyPool>,
     engine: Engine,
     max_connections: u32,
 }
@@ -140,7 +141,7 @@ impl Store {
                 .await
                 .map_err(classify)?;
             migrator.run(&pool).await?;
-            return Ok(Self { read: pool.clone(), pool, engine, max_connections: 1 });
+            return Ok(Self { pool, readers: None, engine, max_connections: 1 });
         }
         // Opening may be slow (a new file, a server starting up); serving
         // must not wait long. So one connection with the patient timeout
@@ -155,11 +156,11 @@ impl Store {
         let serving = pool_options(engine, options, options.acquire_timeout);
         if engine == Engine::Sqlite {
             let pool = serving.max_connections(1).connect_lazy_with(connect.clone());
-            let read = sqlite_readers(options).connect_lazy_with(connect);
-            return Ok(Self { pool, read, engine, max_connections: options.max_connections + 1 });
+            let readers = Some(sqlite_readers(options).connect_lazy_with(connect));
+            return Ok(Self { pool, readers, engine, max_connections: options.max_connections + 1 });
         }
         let pool = serving.connect_lazy_with(connect);
-        Ok(Self { read: pool.clone(), pool, engine, max_connections: options.max_connections })
+        Ok(Self { pool, readers: None, engine, max_connections: options.max_connections })
     }
 
     /// Which engine this store runs on.
@@ -170,16 +171,16 @@ impl Store {
     /// A cheap round trip, for health checks: fails with
     /// [`StoreError::Unavailable`] while the database is down.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.read).await?;
+        sqlx::query("SELECT 1").execute(self.read()).await?;
         Ok(())
     }
 
     /// Current connection use (writer and readers together).
     pub fn pool_stats(&self) -> PoolStats {
         let (mut open, mut idle) = (self.pool.size(), self.pool.num_idle());
-        if self.engine == Engine::Sqlite && self.max_connections > 1 {
-            open += self.read.size();
-            idle += self.read.num_idle();
+        if let Some(readers) = &self.readers {
+            open += readers.size();
+            idle += readers.num_idle();
         }
         PoolStats { open, idle: u32::try_from(idle).unwrap_or(u32::MAX), max: self.max_connections }
     }
@@ -187,7 +188,14 @@ impl Store {
     /// Closes every connection; later calls fail. For orderly shutdown.
     pub async fn close(&self) {
         self.pool.close().await;
-        self.read.close().await;
+        if let Some(readers) = &self.readers {
+            readers.close().await;
+        }
+    }
+
+    /// Where reads go: SQLite's readers, else the one pool.
+    fn read(&self) -> &AnyPool {
+        self.readers.as_ref().unwrap_or(&self.pool)
     }
 }
 

@@ -72,7 +72,7 @@ impl Store {
             sqlx::query_scalar("SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2")
                 .bind(bucket)
                 .bind(window_start)
-                .fetch_optional(&self.read)
+                .fetch_optional(self.read())
                 .await?;
         RateLimitHit::in_window(hits.unwrap_or(0), window_secs, now)
     }
@@ -100,7 +100,7 @@ impl Store {
         .bind(user_id)
         .bind(network)
         .bind(since)
-        .fetch_optional(&self.read)
+        .fetch_optional(self.read())
         .await?;
         Ok(seen.is_some())
     }

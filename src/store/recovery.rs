@@ -100,7 +100,7 @@ impl Store {
             .bind(SCHEME_HMAC)
             .bind(legacy.as_slice())
             .bind(SCHEME_SHA256)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.read())
             .await?;
             return Ok(if used.is_some() { Redemption::UsedCode } else { Redemption::WrongCode });
         }
@@ -113,7 +113,7 @@ impl Store {
         let n: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
                 .bind(user_id)
-                .fetch_one(&self.read)
+                .fetch_one(self.read())
                 .await?;
         super::to_u32(n, "recovery code count")
     }

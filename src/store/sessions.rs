@@ -105,15 +105,6 @@ impl Store {
         if done.rows_affected() == 0 { Err(StoreError::NotFound("session")) } else { Ok(()) }
     }
 
-    /// The live session with this token hash (see [`Store::session_and_user`]).
-    pub async fn session_by_token(
-        &self,
-        token_hash: &TokenHash,
-        now: i64,
-    ) -> Result<Option<Session>, StoreError> {
-        Ok(self.session_and_user(token_hash, now).await?.map(|(session, _)| session))
-    }
-
     /// The live session with this token hash and its user, in one read: what
     /// every bearer check needs. Checks are reads, so they never queue behind
     /// logins; the session's use is recorded at most once a
@@ -133,7 +124,7 @@ impl Store {
             )
         });
         let row =
-            sqlx::query(&QUERY).bind(token_hash.as_slice()).bind(now).fetch_optional(&self.read).await?;
+            sqlx::query(&QUERY).bind(token_hash.as_slice()).bind(now).fetch_optional(self.read()).await?;
         let Some(row) = row else { return Ok(None) };
         let mut session = Session::from_row(&row)?;
         let user = User::from_prefixed(&row, "u_")?;
@@ -158,7 +149,7 @@ impl Store {
                 super::qualified(CREDENTIAL_COLUMNS, "c", "c_"),
             )
         });
-        let rows = sqlx::query(&QUERY).bind(token_hash.as_slice()).bind(now).fetch_all(&self.read).await?;
+        let rows = sqlx::query(&QUERY).bind(token_hash.as_slice()).bind(now).fetch_all(self.read()).await?;
         let Some(first) = rows.first() else { return Ok(None) };
         let mut session = Session::from_row(first)?;
         let user = User::from_prefixed(first, "u_")?;
@@ -194,7 +185,7 @@ impl Store {
             .bind(api_key)
             .bind(token_hash.as_slice())
             .bind(now)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.read())
             .await?;
         let Some(row) = row else { return Ok(None) };
         let app = App::from_prefixed(&row, "a_")?;
@@ -232,7 +223,7 @@ impl Store {
         ))
         .bind(user_id)
         .bind(now)
-        .fetch_all(&self.read)
+        .fetch_all(self.read())
         .await?)
     }
 
@@ -286,7 +277,7 @@ impl Store {
             let last: Option<Option<String>> =
                 sqlx::query_scalar("SELECT last_call_id FROM sessions WHERE id = $1")
                     .bind(id)
-                    .fetch_optional(&self.read)
+                    .fetch_optional(self.read())
                     .await?;
             let Some(last) = last else { return Err(StoreError::NotFound("session")) };
             if let Some(text) = &last {

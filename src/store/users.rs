@@ -95,7 +95,7 @@ impl Store {
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         Ok(sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1"))
             .bind(name)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.read())
             .await?)
     }
 
@@ -103,7 +103,7 @@ impl Store {
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
         Ok(sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.read())
             .await?)
     }
 
@@ -114,7 +114,7 @@ impl Store {
                     (SELECT COUNT(*) FROM credentials c WHERE c.user_id = u.id) AS key_count \
              FROM users u ORDER BY u.name",
         )
-        .fetch_all(&self.read)
+        .fetch_all(self.read())
         .await?)
     }
 
