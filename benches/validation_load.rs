@@ -11,7 +11,10 @@
 //!
 //! Run: `cargo bench --bench validation_load`. PostgreSQL is measured too when
 //! `KEYGATE_TEST_POSTGRES_URL` names a server (as `scripts/test` exports);
-//! `KEYGATE_BENCH_SECS` sets each run's length (default 5);
+//! `KEYGATE_BENCH_SECS` sets each run's length (default 5),
+//! `KEYGATE_BENCH_ROUNDS` how many alternating pairs of runs each figure is
+//! the median of (default 3), `KEYGATE_BENCH_ONLY` a part of the endpoint
+//! names to run (for profiling one);
 //! `KEYGATE_BENCH_BIN` runs another build of `keygate` (an older one, for a
 //! before/after table). The table is printed and written to
 //! `target/validation-load.json`.
@@ -49,6 +52,9 @@ struct Run {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The server's CPU time (user + system) per answered request: steadier
+    /// than req/s when the load generator shares the cores.
+    cpu_us: Option<f64>,
 }
 
 fn main() {
@@ -56,6 +62,8 @@ fn main() {
         return; // `cargo test --benches` lists; there is nothing to list.
     }
     let secs: u64 = std::env::var("KEYGATE_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let rounds: usize =
+        std::env::var("KEYGATE_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1);
     assert!(
         Command::new("wrk").arg("--version").output().is_ok(),
         "wrk is not installed (Debian: apt-get install wrk)"
@@ -71,21 +79,40 @@ fn main() {
         let key_file = dir.path().join(format!("{engine}.key"));
         let fixture = rt.block_on(seed(&url, &key_file));
         let server = Server::start(&url, &key_file, dir.path());
-        println!("\n{engine}: wrk -t2 -c64 -d{secs}s against {}", server.base);
-        println!("| endpoint | req/s | ÷ /healthz | p50 ms | p99 ms | /healthz p99 ms |");
-        println!("|---|---|---|---|---|---|");
-        for endpoint in endpoints(&fixture) {
-            let health = wrk(&server.base, &health_endpoint(), secs, dir.path());
-            let run = wrk(&server.base, &endpoint, secs, dir.path());
+        println!(
+            "\n{engine}: wrk -t2 -c64 -d{secs}s against {}, median of {rounds} alternating rounds",
+            server.base
+        );
+        println!(
+            "| endpoint | req/s | ÷ /healthz | p50 ms | p99 ms | /healthz p99 ms | server CPU µs/req (/healthz) |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        let only = std::env::var("KEYGATE_BENCH_ONLY").unwrap_or_default();
+        for endpoint in endpoints(&fixture).into_iter().filter(|e| e.name.contains(only.as_str())) {
+            let mut pairs: Vec<(Run, Run)> = (0..rounds)
+                .map(|_| {
+                    let health = server.measure(&health_endpoint(), secs, dir.path());
+                    (health, server.measure(&endpoint, secs, dir.path()))
+                })
+                .collect();
+            pairs.sort_by(|a, b| (a.1.rps / a.0.rps).total_cmp(&(b.1.rps / b.0.rps)));
+            let (health, run) = pairs[pairs.len() / 2];
             let ratio = run.rps / health.rps;
             println!(
-                "| {} | {:.0} | {ratio:.2}× | {:.2} | {:.2} | {:.2} |",
-                endpoint.name, run.rps, run.p50_ms, run.p99_ms, health.p99_ms
+                "| {} | {:.0} | {ratio:.2}× | {:.2} | {:.2} | {:.2} | {} ({}) |",
+                endpoint.name,
+                run.rps,
+                run.p50_ms,
+                run.p99_ms,
+                health.p99_ms,
+                cpu(run.cpu_us),
+                cpu(health.cpu_us),
             );
             report.push(json!({
                 "engine": engine, "endpoint": endpoint.name, "rps": run.rps, "ratio": ratio,
-                "p50_ms": run.p50_ms, "p99_ms": run.p99_ms,
+                "p50_ms": run.p50_ms, "p99_ms": run.p99_ms, "cpu_us_per_request": run.cpu_us,
                 "healthz_rps": health.rps, "healthz_p99_ms": health.p99_ms,
+                "healthz_cpu_us_per_request": health.cpu_us,
             }));
         }
     }
@@ -246,6 +273,42 @@ impl Server {
     }
 }
 
+impl Server {
+    /// One wrk run against this server, with the server's CPU time per request.
+    fn measure(&self, endpoint: &Endpoint, secs: u64, dir: &Path) -> Run {
+        let before = cpu_ticks(self.child.id());
+        let (mut run, requests) = wrk(&self.base, endpoint, secs, dir);
+        let after = cpu_ticks(self.child.id());
+        if let (Some(before), Some(after)) = (before, after) {
+            run.cpu_us = Some((after - before) as f64 * 1e6 / clock_ticks_per_sec() / requests.max(1) as f64);
+        }
+        run
+    }
+}
+
+/// utime + stime of a process in clock ticks, from `/proc/PID/stat` (Linux).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name, which may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The kernel's USER_HZ, as `getconf CLK_TCK` reports it (100 on Linux).
+fn clock_ticks_per_sec() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn cpu(us: Option<f64>) -> String {
+    us.map_or_else(|| "–".to_owned(), |us| format!("{us:.0}"))
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -253,8 +316,8 @@ impl Drop for Server {
     }
 }
 
-/// Runs wrk against one endpoint and reads its summary.
-fn wrk(base: &str, endpoint: &Endpoint, secs: u64, dir: &Path) -> Run {
+/// Runs wrk against one endpoint and reads its summary and request count.
+fn wrk(base: &str, endpoint: &Endpoint, secs: u64, dir: &Path) -> (Run, u64) {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t2", "-c64", &format!("-d{secs}s"), "--latency"]);
     if let Some(header) = &endpoint.header {
@@ -285,14 +348,17 @@ fn lua_post(dir: &Path, body: &str) -> PathBuf {
     path
 }
 
-/// Requests/sec and the 50th and 99th percentile latencies from wrk's
-/// `--latency` summary.
-fn parse_wrk(text: &str) -> Option<Run> {
+/// Requests/sec, the 50th and 99th percentile latencies and the number of
+/// requests from wrk's `--latency` summary.
+fn parse_wrk(text: &str) -> Option<(Run, u64)> {
     let field = |label: &str| -> Option<&str> {
         text.lines().find_map(|l| l.trim().strip_prefix(label)).map(str::trim)
     };
     let rps = field("Requests/sec:")?.parse().ok()?;
-    Some(Run { rps, p50_ms: millis(field("50%")?)?, p99_ms: millis(field("99%")?)? })
+    let requests =
+        text.lines().find_map(|l| l.trim().split_once(" requests in ")).and_then(|(n, _)| n.parse().ok())?;
+    let run = Run { rps, p50_ms: millis(field("50%")?)?, p99_ms: millis(field("99%")?)?, cpu_us: None };
+    Some((run, requests))
 }
 
 fn millis(text: &str) -> Option<f64> {
