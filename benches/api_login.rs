@@ -4,6 +4,9 @@
 //! validation (`GET /api/v1/keys`) req/s next to `/healthz` as the ceiling.
 //!
 //! Run: `cargo bench --bench api_login` (env `CLIENTS`, default 4; `SECS`, default 5).
+//! Clients retry a password step the server sheds (429) after its
+//! Retry-After, as real clients do, so many clients measure the service at
+//! its hash bound rather than the clients' patience.
 //! Each request carries a distinct X-Forwarded-For (the server trusts
 //! 127.0.0.1 as a proxy) so the per-address password limit does not cap the run.
 
@@ -61,6 +64,35 @@ struct Client {
 
 impl Client {
     async fn post(&mut self, path: &str, bearer: Option<&str>, body: Option<Value>) -> Value {
+        let (status, value, _) = self.send(path, bearer, body).await;
+        assert!(status.is_success(), "{path}: {status} {value}");
+        value
+    }
+
+    /// A password step as a well-behaved client sends it: when the server
+    /// sheds load (429, all hash slots and the queue taken) it waits the
+    /// Retry-After it was given and tries again. Returns the answer and how
+    /// many times it was told to wait.
+    async fn login(&mut self, user: &str) -> (Value, u32) {
+        let mut refused = 0;
+        loop {
+            let body = json!({"username": user, "password": PASSWORD});
+            let (status, value, retry_after) = self.send("/api/v1/login", None, Some(body)).await;
+            if status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+                assert!(status.is_success(), "/api/v1/login: {status} {value}");
+                return (value, refused);
+            }
+            refused += 1;
+            tokio::time::sleep(Duration::from_secs(retry_after.unwrap_or(1))).await;
+        }
+    }
+
+    async fn send(
+        &mut self,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> (reqwest::StatusCode, Value, Option<u64>) {
         self.n += 1;
         let mut req = self.http.post(format!("{}{path}", self.base)).header(
             "x-forwarded-for",
@@ -74,9 +106,29 @@ impl Client {
         }
         let resp = req.send().await.unwrap();
         let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let value: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{path}: {status} {value}");
-        value
+        (status, value, retry_after)
+    }
+}
+
+/// The share of `login/u2f` answers the server timed at 10 ms or less, from
+/// its latency histogram: the client's own p99 also counts the time this
+/// process, on the same cores, took to get to the answer.
+async fn under_10ms(http: &reqwest::Client, base: &str) -> String {
+    let text = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    let sample = |part: &str| -> Option<f64> {
+        text.lines()
+            .filter(|l| l.contains("route=\"/api/v1/login/u2f\"") && l.contains(part))
+            .find_map(|l| l.split_whitespace().last()?.parse().ok())
+    };
+    match (sample("le=\"0.01\""), sample("keygate_http_request_duration_seconds_count{")) {
+        (Some(fast), Some(all)) if all > 0.0 => format!("{:.2}% of {all}", 100.0 * fast / all),
+        _ => "not reported".to_owned(),
     }
 }
 
@@ -169,8 +221,10 @@ async fn main() {
             tokio::spawn(async move {
                 let mut u2f = Vec::new();
                 let mut session = String::new();
+                let mut shed = 0;
                 while Instant::now() < deadline {
-                    let start = c.post("/api/v1/login", None, Some(json!({"username": user, "password": PASSWORD}))).await;
+                    let (start, refused) = c.login(&user).await;
+                    shed += refused;
                     let handle = URL_SAFE_NO_PAD.decode(start["registeredKeys"][0]["keyHandle"].as_str().unwrap()).unwrap();
                     let data = cd("navigator.id.getAssertion", start["challenge"].as_str().unwrap(), start["origin"].as_str().unwrap());
                     let mut req = [sha(&data), sha(b"localhost")].concat();
@@ -180,21 +234,28 @@ async fn main() {
                     let body = json!({"login_id": start["login_id"], "keyHandle": b64(&handle), "signatureData": b64(&sig), "clientData": b64(&data)});
                     let t = Instant::now();
                     let done = c.post("/api/v1/login/u2f", None, Some(body)).await;
-                    u2f.push(t.elapsed());
+                    if Instant::now() <= deadline {
+                        u2f.push(t.elapsed());
+                    }
                     session = done["session_token"].as_str().unwrap().to_owned();
                 }
-                (u2f, session)
+                (u2f, session, shed)
             })
         })
         .collect();
     let mut u2f = Vec::new();
     let mut sessions = Vec::new();
+    let mut shed = 0;
     for t in tasks {
-        let (times, session) = t.await.unwrap();
+        let (times, session, refused) = t.await.unwrap();
         u2f.extend(times);
-        sessions.push(session);
+        sessions.extend(Some(session).filter(|s| !s.is_empty()));
+        shed += refused;
     }
-    let elapsed = started.elapsed();
+    // Only logins finished inside the window count: clients still waiting
+    // out a Retry-After at the deadline finish afterwards, on an idle server.
+    let elapsed = deadline.duration_since(started);
+    let server_side = under_10ms(&http, &base).await;
     let logins = u2f.len();
     u2f.sort();
 
@@ -235,15 +296,19 @@ async fn main() {
 
     println!("clients: {clients}, cores: {cores}, run: {secs} s per measure");
     println!(
-        "full logins (password + U2F): {:.1}/s ({logins} in {:.1} s)",
+        "full logins (password + U2F): {:.1}/s ({logins} finished in the {:.1} s window)",
         logins as f64 / elapsed.as_secs_f64(),
         elapsed.as_secs_f64()
     );
     println!("argon2 bound: {bound:.1}/s (one hash {:.1} ms)", one_hash.as_secs_f64() * 1e3);
+    println!("password steps shed with 429 and retried after Retry-After: {shed}");
     println!(
         "login/u2f step: p50 {:.2} ms, p99 {:.2} ms",
         percentile(&u2f, 0.5).as_secs_f64() * 1e3,
         percentile(&u2f, 0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "login/u2f answered within 10 ms by the server's own clock (its /metrics histogram): {server_side}"
     );
     println!("GET /api/v1/keys: {keys:.0} req/s; GET /healthz: {health:.0} req/s");
 }

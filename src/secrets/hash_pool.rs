@@ -100,6 +100,21 @@ impl Shared {
     }
 }
 
+/// The nice value of the hashing threads.
+pub const HASH_NICE: i32 = 19;
+
+/// Lowers the calling thread's scheduling priority, so that a hash never
+/// holds a core that a request needs: with every core hashing (a login rush
+/// or a guessing storm), session checks and second-factor steps still run
+/// at once, and hashes take the time that is left. Linux sets the nice value
+/// per thread; elsewhere this does nothing.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    if let Err(error) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASH_NICE) {
+        tracing::warn!(%error, "cannot lower the priority of a password hashing thread");
+    }
+}
+
 impl PasswordHasher {
     /// `concurrency` (at least 1) worker threads and `queue` waiting places;
     /// a quarter of the queue again (at least 1) is the priority queue.
@@ -119,8 +134,10 @@ impl PasswordHasher {
         });
         for n in 0..concurrency {
             let worker = Arc::clone(&shared);
-            let spawned =
-                std::thread::Builder::new().name(format!("keygate-hash-{n}")).spawn(move || worker.serve());
+            let spawned = std::thread::Builder::new().name(format!("keygate-hash-{n}")).spawn(move || {
+                yield_to_requests();
+                worker.serve();
+            });
             if let Err(error) = spawned {
                 tracing::error!(%error, "cannot start a password hashing thread");
             }
@@ -276,5 +293,39 @@ mod tests {
         let shared = Arc::clone(&hasher.shared);
         drop(hasher);
         assert!(shared.lock().closed);
+    }
+
+    /// The nice values of this process's threads with this name.
+    #[cfg(target_os = "linux")]
+    fn nice_of_threads_named(name: &str) -> Vec<i32> {
+        let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+        tasks
+            .filter_map(Result::ok)
+            .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
+            .filter_map(|t| {
+                let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+                // Field 19 (nice) is the 17th after the parenthesised name.
+                stat[stat.rfind(')')? + 2..].split_whitespace().nth(16)?.parse().ok()
+            })
+            .collect()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn hashing_threads_yield_the_cores_to_requests() {
+        let hasher = PasswordHasher::new(2, 4);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut nice = Vec::new();
+        while nice.len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            nice =
+                [nice_of_threads_named("keygate-hash-0"), nice_of_threads_named("keygate-hash-1")].concat();
+        }
+        // Other tests' workers carry the same names: every one counts.
+        assert!(
+            nice.len() >= 2 && nice.iter().all(|&n| n == HASH_NICE),
+            "workers at the lowered priority: {nice:?}"
+        );
+        drop(hasher);
     }
 }
