@@ -89,6 +89,17 @@ impl Auth {
         source: IpAddr,
         now: i64,
     ) -> Result<PasswordOutcome, AuthError> {
+        counted(self.check_password(username, password, for_app, source, now).await)
+    }
+
+    async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        for_app: Option<&AppRequest>,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<PasswordOutcome, AuthError> {
         let limits = self.settings.limits;
         let network = client_network(source, limits.ipv6_prefix).to_string();
         self.limit(&format!("pw:net:{network}"), limits.per_address, limits.address_window_secs, now).await?;
@@ -184,11 +195,17 @@ impl Auth {
         source: IpAddr,
         now: i64,
     ) -> Result<LoginSuccess, AuthError> {
-        let (challenge, user) = self.pending(login_id, Pending::Login, source, now).await?;
-        let result = self.check_u2f(&challenge, response).await;
-        let key = self.passed_with_key(&challenge, &user, result, Pending::Login, source, now).await?;
-        let how = format!("password and key {} ({})", key.id, key.label);
-        self.login_succeeded(&challenge, &user, source, &how, "success", now).await
+        counted(
+            async {
+                let (challenge, user) = self.pending(login_id, Pending::Login, source, now).await?;
+                let result = self.check_u2f(&challenge, response).await;
+                let key =
+                    self.passed_with_key(&challenge, &user, result, Pending::Login, source, now).await?;
+                let how = format!("password and key {} ({})", key.id, key.label);
+                self.login_succeeded(&challenge, &user, source, &how, "success", now).await
+            }
+            .await,
+        )
     }
 
     /// Finishes a login with a WebAuthn assertion (a browser), verified by
@@ -200,11 +217,17 @@ impl Auth {
         source: IpAddr,
         now: i64,
     ) -> Result<LoginSuccess, AuthError> {
-        let (challenge, user) = self.pending(login_id, Pending::Login, source, now).await?;
-        let result = self.check_webauthn(&challenge, assertion).await;
-        let key = self.passed_with_key(&challenge, &user, result, Pending::Login, source, now).await?;
-        let how = format!("password and key {} ({})", key.id, key.label);
-        self.login_succeeded(&challenge, &user, source, &how, "success", now).await
+        counted(
+            async {
+                let (challenge, user) = self.pending(login_id, Pending::Login, source, now).await?;
+                let result = self.check_webauthn(&challenge, assertion).await;
+                let key =
+                    self.passed_with_key(&challenge, &user, result, Pending::Login, source, now).await?;
+                let how = format!("password and key {} ({})", key.id, key.label);
+                self.login_succeeded(&challenge, &user, source, &how, "success", now).await
+            }
+            .await,
+        )
     }
 
     /// The part of a key ceremony after the signature check: a refusal is
@@ -231,7 +254,9 @@ impl Auth {
             }
         };
         if let Err(e) = consume(&self.store, &challenge.id, now).await {
-            self.audit(who, failed, &e.to_string(), Some(source), now).await;
+            if !matches!(e, AuthError::Store(_)) {
+                self.audit(who, failed, &e.to_string(), Some(source), now).await;
+            }
             return Err(e);
         }
         let stored = u32::try_from(credential.counter).unwrap_or(u32::MAX);
@@ -250,7 +275,6 @@ impl Auth {
                 credential.id, credential.label, asserted, stored
             );
             self.audit(who, "clone_alarm", &detail, Some(source), now).await;
-            metrics::counter!("keygate_login_total", "outcome" => "possible_clone").increment(1);
             return Err(AuthError::PossibleClone { stored, asserted });
         }
         Ok(credential)
@@ -260,6 +284,16 @@ impl Auth {
     /// code is burned in the same transaction that consumes the login, so a
     /// code sent for a login that is already finished or expired survives.
     pub async fn finish_recovery(
+        &self,
+        login_id: &str,
+        code: &str,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<LoginSuccess, AuthError> {
+        counted(self.redeem(login_id, code, source, now).await)
+    }
+
+    async fn redeem(
         &self,
         login_id: &str,
         code: &str,
@@ -519,6 +553,15 @@ pub(crate) async fn consume(store: &crate::store::Store, id: &str, now: i64) -> 
         StoreError::NotFound(_) => AuthError::UnknownLogin,
         other => AuthError::Store(other),
     })
+}
+
+/// Counts a refused login step by its error code, once, whichever surface
+/// asked (successes are counted where the session is issued).
+fn counted<T>(result: Result<T, AuthError>) -> Result<T, AuthError> {
+    if let Err(e) = &result {
+        metrics::counter!("keygate_login_total", "outcome" => e.code()).increment(1);
+    }
+    result
 }
 
 #[cfg(test)]

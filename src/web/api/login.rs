@@ -147,14 +147,6 @@ pub(super) struct RecoveryFinish {
     code: String,
 }
 
-/// Counts the outcome of a login step for the metrics.
-pub(super) fn counted<T>(result: Result<T, AuthError>) -> Result<T, Failure> {
-    result.map_err(|e| {
-        metrics::counter!("keygate_login_total", "outcome" => e.code()).increment(1);
-        Failure::from(e)
-    })
-}
-
 fn success_json(state: &AppState, headers: &HeaderMap, success: &LoginSuccess) -> Response {
     let mut body = json!({ "expires_at": success.session.expires_at });
     if let Some(to) = &success.redirect_to {
@@ -191,12 +183,10 @@ pub(super) async fn start(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let outcome = counted(
-        state
-            .auth
-            .password_login(&req.username, &req.password, req.for_app.as_ref(), source, unix_now())
-            .await,
-    )?;
+    let outcome = state
+        .auth
+        .password_login(&req.username, &req.password, req.for_app.as_ref(), source, unix_now())
+        .await?;
     let settings = &state.auth.settings;
     Ok(match outcome {
         PasswordOutcome::EnrollOnly(session) => with_session(
@@ -232,8 +222,7 @@ pub(super) async fn finish_u2f(
     ApiJson(req): ApiJson<U2fFinish>,
 ) -> ApiResult<Response> {
     let response = req.decode()?;
-    let success =
-        counted(state.auth.finish_u2f(&req.login_id, &response.borrow(), source, unix_now()).await)?;
+    let success = state.auth.finish_u2f(&req.login_id, &response.borrow(), source, unix_now()).await?;
     Ok(success_json(&state, &headers, &success))
 }
 
@@ -254,8 +243,7 @@ pub(super) async fn finish_webauthn(
     ApiJson(req): ApiJson<WebAuthnFinish>,
 ) -> ApiResult<Response> {
     let assertion = req.credential.decode()?;
-    let success =
-        counted(state.auth.finish_webauthn(&req.login_id, &assertion.borrow(), source, unix_now()).await)?;
+    let success = state.auth.finish_webauthn(&req.login_id, &assertion.borrow(), source, unix_now()).await?;
     Ok(success_json(&state, &headers, &success))
 }
 
@@ -270,6 +258,6 @@ pub(super) async fn finish_recovery(
     headers: HeaderMap,
     ApiJson(req): ApiJson<RecoveryFinish>,
 ) -> ApiResult<Response> {
-    let success = counted(state.auth.finish_recovery(&req.login_id, &req.code, source, unix_now()).await)?;
+    let success = state.auth.finish_recovery(&req.login_id, &req.code, source, unix_now()).await?;
     Ok(success_json(&state, &headers, &success))
 }
