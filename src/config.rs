@@ -210,7 +210,7 @@ impl Config {
 
     /// The server key file to use: the configured one or the default location.
     pub fn key_file_path(&self) -> PathBuf {
-        self.key_file.clone().unwrap_or_else(|| crate::secrets::default_key_file(&self.database))
+        self.key_file.clone().unwrap_or_else(|| default_key_file(&self.database))
     }
 
     /// The config keys, derived from the struct so the environment filter never
@@ -220,6 +220,15 @@ impl Config {
             Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
             _ => Vec::new(),
         }
+    }
+}
+
+/// Where the key file goes when none is configured: next to the SQLite file,
+/// or `./keygate.key` for PostgreSQL.
+pub fn default_key_file(database_url: &str) -> PathBuf {
+    match crate::store::sqlite_path(database_url) {
+        Some(db) => db.parent().unwrap_or(Path::new("")).join("keygate.key"),
+        None => PathBuf::from("keygate.key"),
     }
 }
 
@@ -326,5 +335,15 @@ mod tests {
             assert!(err.contains("listen"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn default_key_file_sits_next_to_the_database() {
+        assert_eq!(
+            default_key_file("sqlite:/var/lib/keygate/k.db"),
+            PathBuf::from("/var/lib/keygate/keygate.key")
+        );
+        assert_eq!(default_key_file("sqlite:keygate.db"), PathBuf::from("keygate.key"));
+        assert_eq!(default_key_file("postgres://u@h/db"), PathBuf::from("keygate.key"));
     }
 }

@@ -7,7 +7,8 @@ mod common;
 use std::process::Output;
 
 use common::legacy::{call, json_error_code, user};
-use keygate::secrets::{ServerKey, TokenHash, default_key_file};
+use keygate::config::default_key_file;
+use keygate::secrets::{ServerKey, TokenHash};
 use keygate::store::{AuditFilter, NewSession, Store};
 use keygate::web::AppState;
 

@@ -441,13 +441,19 @@ async fn sessions_and_call_ids(store: Store) {
     assert!(store.app_and_session("no such app", &token, later).await.unwrap().is_none());
     assert!(store.session_and_user(&token, NOW + 86400).await.unwrap().is_none(), "expired");
 
-    let call_id = |text: &str| keygate::legacy::CallId::parse(text).unwrap();
-    assert!(store.advance_call_id(session.id, &call_id("1732384512.1453")).await.unwrap());
-    assert!(!store.advance_call_id(session.id, &call_id("1732384512.1453")).await.unwrap(), "replay");
-    assert!(!store.advance_call_id(session.id, &call_id("10")).await.unwrap());
+    let advance = |text: &'static str| {
+        let (store, id) = (store.clone(), session.id);
+        async move {
+            let call_id = keygate::legacy::CallId::parse(text).unwrap();
+            store.advance_call_id(id, &call_id.to_string(), |last| call_id.follows(last)).await.unwrap()
+        }
+    };
+    assert!(advance("1732384512.1453").await);
+    assert!(!advance("1732384512.1453").await, "replay");
+    assert!(!advance("10").await);
     // A float would round these two to the same value.
-    assert!(store.advance_call_id(session.id, &call_id("1732384512.14530000000000001")).await.unwrap());
-    assert!(store.advance_call_id(session.id, &call_id("1732384513")).await.unwrap());
+    assert!(advance("1732384512.14530000000000001").await);
+    assert!(advance("1732384513").await);
 
     store.set_session_secret(session.id, b"new").await.unwrap();
     assert_eq!(store.sessions_for_user(alice.id, NOW).await.unwrap().len(), 1);

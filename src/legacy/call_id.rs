@@ -42,6 +42,14 @@ impl CallId {
     }
 }
 
+impl CallId {
+    /// Whether this id comes after `last`, a recorded id's text; `None`
+    /// when that text is not a call_id.
+    pub fn follows(&self, last: &str) -> Option<bool> {
+        Self::parse(last).map(|previous| *self > previous)
+    }
+}
+
 impl Ord for CallId {
     fn cmp(&self, other: &Self) -> Ordering {
         self.int
@@ -80,6 +88,15 @@ mod tests {
         assert_eq!(id("0042.5000").to_string(), "42.5");
         assert_eq!(id("1732384512.1453").to_string(), "1732384512.1453");
         assert_eq!(id("0").to_string(), "0");
+    }
+
+    #[test]
+    fn follows_compares_with_the_recorded_text() {
+        assert_eq!(id("1732384512.14530000000000001").follows("1732384512.1453"), Some(true));
+        assert_eq!(id("1732384512.1453").follows("1732384512.14530"), Some(false), "the same id");
+        assert_eq!(id("10").follows("9.999"), Some(true));
+        assert_eq!(id("9").follows("10"), Some(false));
+        assert_eq!(id("9").follows("ten"), None, "an unreadable record is not a verdict");
     }
 
     #[test]

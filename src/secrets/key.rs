@@ -57,15 +57,6 @@ impl std::fmt::Debug for ServerKey {
     }
 }
 
-/// Where the key file goes when none is configured: next to the SQLite file,
-/// or `./keygate.key` for PostgreSQL.
-pub fn default_key_file(database_url: &str) -> PathBuf {
-    match crate::store::sqlite_path(database_url) {
-        Some(db) => db.parent().unwrap_or(Path::new("")).join("keygate.key"),
-        None => PathBuf::from("keygate.key"),
-    }
-}
-
 impl ServerKey {
     /// A key from raw bytes (tests, tools).
     pub fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
@@ -220,15 +211,5 @@ mod tests {
         assert!(ServerKey::load(Some(&b64), &path).is_ok());
         assert!(!path.exists());
         assert!(matches!(ServerKey::load(Some("c2hvcnQ="), &path), Err(KeyError::BadKey { .. })));
-    }
-
-    #[test]
-    fn default_key_file_sits_next_to_the_database() {
-        assert_eq!(
-            default_key_file("sqlite:/var/lib/keygate/k.db"),
-            PathBuf::from("/var/lib/keygate/keygate.key")
-        );
-        assert_eq!(default_key_file("sqlite:keygate.db"), PathBuf::from("keygate.key"));
-        assert_eq!(default_key_file("postgres://u@h/db"), PathBuf::from("keygate.key"));
     }
 }

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 pub use hash_pool::PasswordHasher;
-pub use key::{KeyError, ServerKey, default_key_file};
+pub use key::{KeyError, ServerKey};
 pub use password::{PasswordError, hash_password, verify_password};
 
 /// SHA-256 of a bearer token: what the database stores and looks up, so a

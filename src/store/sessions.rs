@@ -10,7 +10,6 @@ use super::apps::APP_COLUMNS;
 use super::credentials::COLUMNS as CREDENTIAL_COLUMNS;
 use super::users::USER_COLUMNS;
 use super::{App, Credential, Store, StoreError, User};
-use crate::legacy::CallId;
 use crate::secrets::TokenHash;
 
 /// A stored session.
@@ -266,13 +265,18 @@ impl Store {
         if done.rows_affected() == 0 { Err(StoreError::NotFound("session")) } else { Ok(()) }
     }
 
-    /// Records a legacy `call_id` only if it is greater than the last one;
-    /// false means a replay (error 103). The comparison is exact (decimal
-    /// text compared in Rust, never floats) and the write is a
+    /// Records a legacy call's `call_id` (`new`) only if it follows the
+    /// last one recorded; false means a replay (error 103). The caller
+    /// judges the order: `follows(last)` says whether `new` comes after the
+    /// recorded text, `None` when that text is unreadable. The write is a
     /// compare-and-set on the value read, so of concurrent calls with the
     /// same id exactly one advances.
-    pub async fn advance_call_id(&self, id: i64, call_id: &CallId) -> Result<bool, StoreError> {
-        let new = call_id.to_string();
+    pub async fn advance_call_id(
+        &self,
+        id: i64,
+        new: &str,
+        follows: impl Fn(&str) -> Option<bool>,
+    ) -> Result<bool, StoreError> {
         loop {
             let last: Option<Option<String>> =
                 sqlx::query_scalar("SELECT last_call_id FROM sessions WHERE id = $1")
@@ -281,11 +285,11 @@ impl Store {
                     .await?;
             let Some(last) = last else { return Err(StoreError::NotFound("session")) };
             if let Some(text) = &last {
-                let previous = CallId::parse(text).ok_or_else(|| StoreError::Corrupt {
+                let after = follows(text).ok_or_else(|| StoreError::Corrupt {
                     what: "sessions.last_call_id",
-                    detail: "not a decimal number".to_owned(),
+                    detail: "not a call_id".to_owned(),
                 })?;
-                if *call_id <= previous {
+                if !after {
                     return Ok(false);
                 }
             }
@@ -293,7 +297,7 @@ impl Store {
                 "UPDATE sessions SET last_call_id = $1 WHERE id = $2 \
                  AND (last_call_id = $3 OR (last_call_id IS NULL AND $3 IS NULL))",
             )
-            .bind(&new)
+            .bind(new)
             .bind(id)
             .bind(last.as_deref())
             .execute(&self.pool)

@@ -215,7 +215,7 @@ async fn run(state: &AppState, client: std::net::IpAddr, call: &Call) -> Result<
         return Err(ErrorCode::RequestLimit.into());
     }
     if let (Some(session), Some(call_id)) = (&session, &call.call_id)
-        && !store.advance_call_id(session.id, call_id).await?
+        && !store.advance_call_id(session.id, &call_id.to_string(), |last| call_id.follows(last)).await?
     {
         return Err(ErrorCode::CallIdNotIncreasing.into());
     }
