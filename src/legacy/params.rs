@@ -89,7 +89,7 @@ impl Params {
         let mut md5 = Md5::new();
         md5.update(self.signature_base().as_bytes());
         md5.update(secret.as_bytes());
-        hex_lower(&md5.finalize())
+        hex::encode(md5.finalize())
     }
 
     /// Whether `sig` matches for `secret`, compared in constant time.
@@ -99,10 +99,6 @@ impl Params {
         let expected = self.expected_sig(secret);
         given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
     }
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Splits `a=1&b=2` into decoded byte pairs: `+` is a space, `%XX` a byte,
@@ -187,7 +183,7 @@ mod tests {
         let sig = p.expected_sig("secret");
         let mut md5 = Md5::new();
         md5.update(b"api_key=abcmethod=auth.createTokenv=1.0secret");
-        assert_eq!(sig, hex_lower(&md5.finalize()));
+        assert_eq!(sig, hex::encode(md5.finalize()));
         let signed = params(&format!("v=1.0&method=auth.createToken&api_key=abc&sig={sig}"), "");
         assert!(signed.sig_matches("secret"));
         assert!(!signed.sig_matches("other"));

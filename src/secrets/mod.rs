@@ -73,7 +73,7 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 /// A random token of `n` bytes as lowercase hex (`n = 16` gives the 32 hex
 /// characters of a legacy auth_token).
 pub fn random_hex(n: usize) -> String {
-    random_bytes(n).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(random_bytes(n))
 }
 
 /// A random token of `n` bytes, websafe base64 without padding (session
@@ -96,7 +96,7 @@ mod tests {
     fn token_hash_is_sha256() {
         // SHA-256("abc") from FIPS 180-2.
         let expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-        let hex: String = TokenHash::of("abc").as_slice().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(TokenHash::of("abc").as_slice());
         assert_eq!(hex, expected);
         assert!(format!("{:?}", TokenHash::of("abc")).starts_with("TokenHash(ba7816bf"));
     }

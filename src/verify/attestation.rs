@@ -51,7 +51,7 @@ const CERTS_TO_FIX: [&str; 6] = [
 /// unchanged.
 pub fn repair_certificate(der: &[u8], known: &[&str]) -> Vec<u8> {
     let mut out = der.to_vec();
-    let digest = super::to_hex(&Sha256::digest(der));
+    let digest = hex::encode(Sha256::digest(der));
     if known.contains(&digest.as_str())
         && let Some(at) = out.len().checked_sub(257)
         && let Some(byte) = out.get_mut(at)

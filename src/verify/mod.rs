@@ -42,12 +42,3 @@ pub use u2f::{
     verify_registration,
 };
 pub use webauthn::{AssertionExpectation, AssertionOutcome, AuthenticatorData, verify_assertion};
-
-/// Lowercase hex, for error messages and digest lists.
-fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
-}

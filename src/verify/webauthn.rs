@@ -123,8 +123,8 @@ pub fn verify_assertion(
     client_data.check(WEBAUTHN_GET, &expect.client_data)?;
     if auth.rp_id_hash != *expect.rp_id_hash {
         return Err(VerifyError::RpIdHash {
-            expected: super::to_hex(expect.rp_id_hash),
-            got: super::to_hex(&auth.rp_id_hash),
+            expected: hex::encode(expect.rp_id_hash),
+            got: hex::encode(auth.rp_id_hash),
         });
     }
     let digest: [u8; 32] =

@@ -126,7 +126,7 @@ pub(crate) fn error_page(status: StatusCode, title: &str, message: &str) -> Resp
 fn asset_version(content: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(content.as_bytes());
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..6])
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
