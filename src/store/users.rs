@@ -121,35 +121,38 @@ impl Store {
     /// Sets a new password hash and ends every session and token of the user
     /// (returns how many were ended).
     pub async fn set_password(&self, user_id: i64, password_hash: &str, now: i64) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let updated =
+        let update =
             sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
                 .bind(password_hash)
                 .bind(now)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
-        let ended = end_everything(&mut tx, user_id, RevokeReason::PasswordChanged, now).await?;
-        tx.commit().await?;
-        Ok(ended)
+                .bind(user_id);
+        self.change_and_end_everything(update, user_id, RevokeReason::PasswordChanged, now).await
     }
 
     /// Disables the account and ends every session and token (returns how many).
     /// Disabling a disabled user keeps the first date.
     pub async fn disable_user(&self, user_id: i64, now: i64) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE users SET disabled_at = COALESCE(disabled_at, $1) WHERE id = $2")
+        let update = sqlx::query("UPDATE users SET disabled_at = COALESCE(disabled_at, $1) WHERE id = $2")
             .bind(now)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        if updated.rows_affected() == 0 {
+            .bind(user_id);
+        self.change_and_end_everything(update, user_id, RevokeReason::UserDisabled, now).await
+    }
+
+    /// Runs `update` (a change to one user's row) and ends every session
+    /// and token of the user in one transaction, so no check sees the change
+    /// without the revocation; returns how many were ended.
+    async fn change_and_end_everything<'q>(
+        &self,
+        update: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        user_id: i64,
+        reason: RevokeReason,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if update.execute(&mut *tx).await?.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
-        let ended = end_everything(&mut tx, user_id, RevokeReason::UserDisabled, now).await?;
+        let ended = end_everything(&mut tx, user_id, reason, now).await?;
         tx.commit().await?;
         Ok(ended)
     }
