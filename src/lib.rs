@@ -17,3 +17,6 @@ pub mod store;
 pub mod telemetry;
 pub mod verify;
 pub mod web;
+
+#[cfg(test)]
+mod layering;

@@ -18,6 +18,9 @@ pub mod webauthn;
 
 use std::net::IpAddr;
 
+/// The records the service hands to the surfaces it serves, so that they
+/// render what the service returns without reaching into the store.
+pub use crate::store::{App, Credential, Session};
 pub use error::AuthError;
 
 use crate::config::Config;

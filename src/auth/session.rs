@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use super::{Auth, AuthError, KIND_API, KIND_ENROLL, STEP_UP_SECS};
 use crate::secrets::TokenHash;
-use crate::store::{Session, StoreError, User};
+use crate::store::{App, Credential, Session, StoreError, User};
 
 /// The caller behind a valid Bearer token.
 #[derive(Clone, Debug)]
@@ -63,6 +63,17 @@ impl Auth {
     pub async fn logout(&self, caller: &Caller) -> Result<(), AuthError> {
         self.store.delete_session(caller.user.id, caller.session.id).await?;
         Ok(())
+    }
+
+    /// The caller's keys, for an account page (an enroll-only session sees
+    /// its empty list).
+    pub async fn keys(&self, caller: &Caller) -> Result<Vec<Credential>, AuthError> {
+        Ok(self.store.credentials_for_user(caller.user.id).await?)
+    }
+
+    /// The app a sign-in request's `client_id` names, if any.
+    pub async fn app(&self, client_id: &str) -> Result<Option<App>, AuthError> {
+        Ok(self.store.app_by_api_key(client_id).await?)
     }
 
     /// The caller's live API sessions.

@@ -16,7 +16,7 @@ use axum::routing::get;
 
 use super::{AppState, ClientAddr};
 use crate::legacy::{
-    Call, ErrorCode, Failure, LegacyError, Params, Rendered, Rendering, Service, render_error, render_success,
+    Call, ErrorCode, Failure, LegacyError, Params, Rendered, Rendering, render_error, render_success,
 };
 
 /// Largest query string plus body accepted; real calls are a few hundred bytes.
@@ -67,8 +67,7 @@ async fn serve(
         Err(refusal) => return refuse(refusal.error, &args, &refusal.rendering),
     };
     let method = call.method.name();
-    let service = Service { store: &state.store, server_key: &state.server_key };
-    match service.run(client, &call, crate::clock::unix_now()).await {
+    match state.legacy().run(client, &call, crate::clock::unix_now()).await {
         Ok(value) => {
             metrics::counter!("keygate_legacy_calls_total", "method" => method, "outcome" => "ok")
                 .increment(1);

@@ -57,6 +57,16 @@ impl AppState {
         Self { config: Arc::new(config), store, server_key, auth, breaker: Arc::default() }
     }
 
+    /// The Graph token endpoints, for a caller at `source`.
+    pub fn graph(&self, source: std::net::IpAddr) -> crate::oauth::graph::Graph<'_> {
+        crate::oauth::graph::Graph { store: &self.store, server_key: &self.server_key, source }
+    }
+
+    /// The legacy REST methods.
+    pub fn legacy(&self) -> crate::legacy::Service<'_> {
+        crate::legacy::Service { store: &self.store, server_key: &self.server_key }
+    }
+
     /// The browser cookies' names and attributes for the configured origin.
     pub fn cookies(&self) -> cookies::Cookies {
         cookies::Cookies::for_origin(&self.config.origin)

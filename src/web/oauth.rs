@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{AppState, ClientAddr};
 use crate::clock::unix_now;
-use crate::oauth::graph::{Graph, Params};
+use crate::oauth::graph::Params;
 use crate::oauth::{OAuthError, OAuthErrorKind, is_api_version};
 
 /// Largest query string plus body accepted.
@@ -86,7 +86,7 @@ async fn run(
     endpoint: Endpoint,
     params: &Params,
 ) -> Result<Value, OAuthError> {
-    let graph = Graph { store: &state.store, server_key: &state.server_key, source };
+    let graph = state.graph(source);
     let now = unix_now();
     match endpoint {
         Endpoint::AccessToken => graph.access_token(params, now).await,

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use super::{ApiJson, ApiResult, b64, enc};
 use crate::auth::AuthError;
+use crate::auth::Credential;
 use crate::auth::session::Caller;
 use crate::clock::unix_now;
-use crate::store::Credential;
 use crate::web::{AppState, ClientAddr};
 
 pub(super) fn router() -> Router<AppState> {

@@ -13,8 +13,8 @@ use maud::{Markup, html};
 use super::app_sign_in::sign_in_form;
 use super::{Csrf, page_with_csrf};
 use crate::auth::session::Caller;
+use crate::auth::{Credential, Session};
 use crate::clock::unix_now;
-use crate::store::{Credential, Session};
 use crate::web::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -41,7 +41,7 @@ async fn account(State(state): State<AppState>, headers: HeaderMap) -> Response 
     let Ok(caller) = state.auth.authenticate(token, now).await else {
         return Redirect::to("/sign-in").into_response();
     };
-    let keys = state.store.credentials_for_user(caller.user.id).await;
+    let keys = state.auth.keys(&caller).await;
     let sessions = state.auth.sessions(&caller, now).await;
     match (keys, sessions) {
         (Ok(keys), Ok(sessions)) => page_with_csrf(

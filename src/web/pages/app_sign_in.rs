@@ -15,11 +15,11 @@ use axum::routing::get;
 use maud::{Markup, html};
 
 use super::{Csrf, error_page, page, page_with_csrf};
+use crate::auth::App;
 use crate::auth::AuthError;
 use crate::auth::app_request::{AppRequest, LegacyRequest, OauthRequest};
 use crate::clock::unix_now;
 use crate::oauth::{is_api_version, match_registered, with_params};
-use crate::store::App;
 use crate::web::AppState;
 
 type QueryMap = Query<BTreeMap<String, String>>;
@@ -130,7 +130,7 @@ async fn registered_dialog(
             "client_id and redirect_uri are required.",
         ));
     };
-    let app = match state.store.app_by_api_key(client_id).await {
+    let app = match state.auth.app(client_id).await {
         Ok(Some(app)) => app,
         Ok(None) => {
             return Err(error_page(
