@@ -104,11 +104,7 @@ impl Auth {
     pub async fn check_app_request(&self, request: &AppRequest, now: i64) -> Result<App, AuthError> {
         let invalid = |m: &str| AuthError::InvalidRequest(m.to_owned());
         request.permissions()?;
-        let app = self
-            .store
-            .app_by_api_key(request.api_key())
-            .await?
-            .ok_or_else(|| invalid("unknown application"))?;
+        let app = self.store.app_by_api_key(request.api_key()).await?.ok_or(AuthError::UnknownApp)?;
         match request {
             AppRequest::Legacy(r) => {
                 let token =

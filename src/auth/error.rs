@@ -66,6 +66,10 @@ pub enum AuthError {
     /// The key (or session) does not exist for this user.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// An application request names no registered application (an
+    /// `invalid_request` on the wire; a page says so in its own words).
+    #[error("unknown application")]
+    UnknownApp,
     /// A request field is unusable.
     #[error("{0}")]
     InvalidRequest(String),
@@ -112,7 +116,7 @@ impl AuthError {
             Self::PossibleClone { .. } => "possible_clone",
             Self::ReauthRequired(_) => "reauth_required",
             Self::NotFound(_) => "not_found",
-            Self::InvalidRequest(_) => "invalid_request",
+            Self::UnknownApp | Self::InvalidRequest(_) => "invalid_request",
             Self::Store(StoreError::Unavailable(_)) => "unavailable",
             Self::Store(_) | Self::Password(_) => "internal",
         }

@@ -32,6 +32,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// `400 invalid_request`: the request cannot be served as sent.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
     /// `503 unavailable`: the database (or another dependency) is down; retry later.
     pub fn unavailable() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is temporarily unavailable")
@@ -45,8 +50,9 @@ impl ApiError {
 }
 
 impl From<StoreError> for ApiError {
-    /// The generic mapping; handlers that give `NotFound` or `AlreadyUsed` a
-    /// specific code (`unknown_login`, `challenge_used`) match those first.
+    /// The generic mapping; services that give `NotFound` or `AlreadyUsed` a
+    /// specific meaning (`unknown_login`, `challenge_used`) say so in their
+    /// own errors first.
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(cause) => {
@@ -54,12 +60,16 @@ impl From<StoreError> for ApiError {
                 Self::unavailable()
             }
             StoreError::NotFound(what) => Self::not_found(format!("{what} not found")),
-            StoreError::AlreadyUsed(what) => {
+            // Only a challenge has codes of its own; any other used or
+            // expired single-use row is a request that cannot be served.
+            StoreError::AlreadyUsed(what @ "challenge") => {
                 Self::new(StatusCode::CONFLICT, "challenge_used", format!("{what} was already used"))
             }
-            StoreError::Expired(what) => {
+            StoreError::Expired(what @ "challenge") => {
                 Self::new(StatusCode::GONE, "challenge_expired", format!("{what} expired"))
             }
+            StoreError::AlreadyUsed(what) => Self::invalid(format!("{what} was already used")),
+            StoreError::Expired(what) => Self::invalid(format!("{what} expired")),
             StoreError::Conflict(what) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{what} already exists"))
             }
@@ -103,6 +113,9 @@ mod tests {
             (StoreError::NotFound("login"), 404, "not_found"),
             (StoreError::AlreadyUsed("challenge"), 409, "challenge_used"),
             (StoreError::Expired("challenge"), 410, "challenge_expired"),
+            // Whatever else was used or expired is not a challenge.
+            (StoreError::AlreadyUsed("oauth_code"), 400, "invalid_request"),
+            (StoreError::Expired("auth_token"), 400, "invalid_request"),
             (StoreError::Conflict("user"), 400, "invalid_request"),
             (StoreError::Pending("auth_token"), 400, "invalid_request"),
             (StoreError::Internal(sqlx::Error::RowNotFound), 500, "internal"),

@@ -83,6 +83,7 @@ impl From<AuthError> for Failure {
             AuthError::UnknownKey
             | AuthError::BadClientData(_)
             | AuthError::BadSignature(_)
+            | AuthError::UnknownApp
             | AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::Store(_) | AuthError::Password(_) => return Self::from(store_or_internal(e)),
         };
@@ -115,7 +116,7 @@ impl IntoResponse for Failure {
 pub type ApiResult<T> = Result<T, Failure>;
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    ApiError::invalid(message)
 }
 
 /// `Json<T>` whose rejections are API errors: 415 without a JSON content

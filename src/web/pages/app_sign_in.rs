@@ -153,7 +153,7 @@ async fn registered_dialog(
 
 fn refused(e: &AuthError, title: &str) -> Response {
     match e {
-        AuthError::InvalidRequest(message) if message.starts_with("unknown application") => {
+        AuthError::UnknownApp => {
             error_page(StatusCode::BAD_REQUEST, "Unknown application", "No application has this api_key.")
         }
         AuthError::InvalidRequest(message) => error_page(StatusCode::BAD_REQUEST, title, message),
