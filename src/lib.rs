@@ -15,7 +15,8 @@ pub mod auth;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
-pub mod verify;
+/// The verification core, its own crate so that other services can use it.
+pub use keygate_verify as verify;
 pub mod web;
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! over them must return, never panic.
 #![no_main]
 
-use keygate::verify::client_data::ClientDataExpectation;
-use keygate::verify::{AssertionExpectation, AuthenticatorData, CredentialKey, app_param, verify_assertion};
+use keygate_verify::client_data::ClientDataExpectation;
+use keygate_verify::{AssertionExpectation, AuthenticatorData, CredentialKey, app_param, verify_assertion};
 use libfuzzer_sys::fuzz_target;
 
 /// The specification's example authentication key.

@@ -2,8 +2,8 @@
 //! a parsed value and a check result, or an error, never a panic.
 #![no_main]
 
-use keygate::verify::client_data::{ClientData, ClientDataExpectation, WEBAUTHN_GET};
-use keygate::verify::{U2fClientDataType, verify_u2f_client_data};
+use keygate_verify::client_data::{ClientData, ClientDataExpectation, WEBAUTHN_GET};
+use keygate_verify::{U2fClientDataType, verify_u2f_client_data};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! give an outcome or an error, never a panic.
 #![no_main]
 
-use keygate::verify::{CredentialKey, SignatureData};
+use keygate_verify::{CredentialKey, SignatureData};
 use libfuzzer_sys::fuzz_target;
 
 /// The specification's example authentication key.

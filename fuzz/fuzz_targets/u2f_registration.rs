@@ -3,7 +3,7 @@
 //! panic, under every attestation policy.
 #![no_main]
 
-use keygate::verify::{AttestationPolicy, RegistrationData, TrustRoots};
+use keygate_verify::{AttestationPolicy, RegistrationData, TrustRoots};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

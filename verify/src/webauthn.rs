@@ -145,8 +145,8 @@ pub fn verify_assertion(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::client_data::WEBSAFE;
-    use crate::verify::u2f::app_param;
+    use crate::client_data::WEBSAFE;
+    use crate::u2f::app_param;
     use base64::Engine as _;
     use p256::ecdsa::signature::Signer;
     use p256::ecdsa::{Signature, SigningKey};

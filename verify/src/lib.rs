@@ -5,7 +5,7 @@
 //! and returns a parsed value, a decision or a [`VerifyError`]. Nothing here
 //! does I/O, reads a clock or draws random numbers, so the HTTP handlers, the
 //! CLI, the fuzz targets and the benches all drive the same code. Untrusted
-//! input never panics: the module denies `unwrap`, `expect` and `panic`
+//! input never panics: the crate denies `unwrap`, `expect` and `panic`
 //! outside its tests.
 //!
 //! The entry points:
@@ -20,6 +20,11 @@
 //! the caller keeps (per key) and passes to every later login.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+// The README's example runs as a doctest, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 pub mod attestation;
 pub mod client_data;

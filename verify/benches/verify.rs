@@ -7,14 +7,14 @@
 //! same messages in the same run, then a summary with ratios to OpenSSL and a
 //! two-thread scaling figure.
 //!
-//! Run with `cargo bench --bench verify`.
+//! Run with `cargo bench -p keygate-verify --bench verify`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use keygate::verify::fast::{BatchItem, FastKey, KeyCache, Verifier, verify_batch};
-use keygate::verify::{CredentialKey, verify_authentication};
+use keygate_verify::fast::{BatchItem, FastKey, KeyCache, Verifier, verify_batch};
+use keygate_verify::{CredentialKey, verify_authentication};
 use openssl::bn::BigNumContext;
 use openssl::ec::{EcGroup, EcKey, EcPoint};
 use openssl::ecdsa::EcdsaSig;

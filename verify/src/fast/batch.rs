@@ -93,7 +93,7 @@ fn invert_all(values: impl Iterator<Item = Scalar>) -> Vec<Scalar> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::fast::FastKey;
+    use crate::fast::FastKey;
     use p256::ecdsa::SigningKey;
     use p256::ecdsa::signature::hazmat::PrehashSigner;
 
