@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: run the real `keygate` binary,
 //! find free loopback ports, wait for a server to answer.
 
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a part of these helpers")]
 
 pub mod api;
 pub mod verify;

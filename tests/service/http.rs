@@ -1,6 +1,6 @@
 //! The router in-process (no port): answers and error shapes.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

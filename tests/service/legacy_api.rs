@@ -2,7 +2,7 @@
 //! JSONP, every error code, replays and hostile input, on SQLite and
 //! PostgreSQL where the database matters.
 
-mod common;
+use crate::common;
 
 use common::legacy::{
     AppOptions, TestApp, assert_facebook_root, call, complete_login, form, json_error_code, parse_xml,

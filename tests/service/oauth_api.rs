@@ -4,7 +4,7 @@
 //! expiry and revocation, redirect safety, and 50 concurrent exchanges of
 //! one code.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::api::{Api, Token};

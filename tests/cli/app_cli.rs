@@ -2,7 +2,7 @@
 //! removes apps on a real SQLite file, and the legacy API (in process, with
 //! the same server key file) accepts exactly the secrets it printed.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 

@@ -3,7 +3,7 @@
 //! add`, and python-fido2 with the soft token completes the OAuth dialog
 //! (tests/python/test_facebook_sdk.py).
 
-mod common;
+use crate::common;
 
 const PASSWORD: &str = "correct horse battery";
 

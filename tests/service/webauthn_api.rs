@@ -4,7 +4,7 @@
 //! same counter rule as the U2F path. Each refusal in its §3 code; the U2F and
 //! WebAuthn paths share one counter.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use base64::Engine;

@@ -2,7 +2,7 @@
 //! loopback port, with `keygate soft-token serve` over UDP as the key, on
 //! SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `keygate user …` and `keygate audit` end to end: the real binary on a real
 //! SQLite file and a real PostgreSQL database, checked through the store.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Output, Stdio};

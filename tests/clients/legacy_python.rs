@@ -4,7 +4,7 @@
 //! and getSession goes through login.php and the JSON API's `for` field with
 //! python-fido2 driving the soft token.
 
-mod common;
+use crate::common;
 
 const PASSWORD: &str = "correct horse battery";
 

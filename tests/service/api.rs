@@ -2,7 +2,7 @@
 //! key management, every refusal with its code and audit entry, races on
 //! one signed login, two instances sharing a database, and bad input.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::api::{Api, Token, b64, client_data, key_handle_of, unb64};

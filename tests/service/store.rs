@@ -1,7 +1,7 @@
 //! The store against real databases: every case runs on SQLite and on
 //! PostgreSQL (the server `scripts/test` starts), each on a fresh database.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

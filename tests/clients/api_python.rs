@@ -1,7 +1,7 @@
 //! python-fido2's `Ctap1` enrolls the soft token and logs in through the
 //! JSON API of a real `keygate serve` (tests/python/test_api_login.py).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::Stdio;

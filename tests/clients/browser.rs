@@ -3,7 +3,7 @@
 //! WebAuthn (tests/python/test_browser_login.py). Screenshots land in
 //! `target/screenshots/`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
