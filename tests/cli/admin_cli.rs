@@ -39,8 +39,14 @@ fn fails(url: &str, args: &[&str], stdin: &str) -> String {
     err
 }
 
-async fn end_to_end(url: String) {
-    let url = url.as_str();
+crate::on_both_engines!(url: end_to_end);
+
+/// The commands on an empty database, checked through the store.
+fn end_to_end(url: &str) {
+    tokio::runtime::Runtime::new().expect("tokio runtime").block_on(commands_and_store(url));
+}
+
+async fn commands_and_store(url: &str) {
     let added = ok(url, &["user", "add", "alice", "--password-stdin"], "correct horse battery\n");
     assert!(added.starts_with("created user alice (uid "), "{added}");
     assert_eq!(
@@ -121,17 +127,6 @@ async fn end_to_end(url: String) {
     assert_eq!(ok(url, &["audit", "--user", "bob"], ""), "no audit entries\n");
     assert_eq!(ok(url, &["audit", "--since", "2999-01-01T00:00:00Z"], ""), "no audit entries\n");
     assert!(fails(url, &["audit", "--since", "someday"], "").contains("invalid --since"));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn end_to_end_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    end_to_end(common::db::sqlite_url(&dir.path().join("admin.db"))).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn end_to_end_on_postgres() {
-    end_to_end(common::db::fresh_postgres_url().await).await;
 }
 
 #[test]

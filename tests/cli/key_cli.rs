@@ -11,6 +11,12 @@ use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "correct horse battery";
 
+crate::on_both_engines!(
+    url:
+    enroll_login_and_manage_keys,
+    a_relaying_server_gets_no_signature,
+);
+
 /// A `keygate soft-token serve --listen udp:…` child, killed when dropped.
 struct SoftToken {
     child: Child,
@@ -76,7 +82,7 @@ fn session_of(stdout: &str) -> String {
     stdout.lines().find_map(|l| l.strip_prefix("session_token: ")).expect("session line").to_owned()
 }
 
-fn end_to_end(database: &str) {
+fn enroll_login_and_manage_keys(database: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pw = format!("{PASSWORD}\n");
     ok(&["user", "add", "alice", "--password-stdin", "--database", database], &pw);
@@ -140,18 +146,6 @@ fn end_to_end(database: &str) {
     let green = SoftToken::start(&state, "auto");
     assert!(fails(&key_args("login", &url, &green.spec, &[]), &pw).contains("clone alarm"));
     drop(server);
-}
-
-#[test]
-fn enroll_login_and_manage_keys_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    end_to_end(&common::db::sqlite_url(&dir.path().join("keygate.db")));
-}
-
-#[test]
-fn enroll_login_and_manage_keys_postgres() {
-    let url = tokio::runtime::Runtime::new().unwrap().block_on(common::db::fresh_postgres_url());
-    end_to_end(&url);
 }
 
 /// alice on a SQLite server, and a soft token that waits for a touch
@@ -345,7 +339,7 @@ mod relay {
 /// `login/u2f` or `register/finish` ever reaches the real server. A relay
 /// that also claims the application id gets nothing either: the key's
 /// handles are bound to the real application. Directly, login still works.
-fn through_a_relay(database: &str) {
+fn a_relaying_server_gets_no_signature(database: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pw = format!("{PASSWORD}\n");
     ok(&["user", "add", "alice", "--password-stdin", "--database", database], &pw);
@@ -407,16 +401,4 @@ fn through_a_relay(database: &str) {
     // Plain HTTP to another machine is refused before anything is sent.
     let err = fails(&key_args("login", "http://192.0.2.1:8080", &blue.spec, &[]), &pw);
     assert!(err.contains("refusing plain http://"), "{err}");
-}
-
-#[test]
-fn a_relaying_server_gets_no_signature_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    through_a_relay(&common::db::sqlite_url(&dir.path().join("keygate.db")));
-}
-
-#[test]
-fn a_relaying_server_gets_no_signature_postgres() {
-    let url = tokio::runtime::Runtime::new().unwrap().block_on(common::db::fresh_postgres_url());
-    through_a_relay(&url);
 }
