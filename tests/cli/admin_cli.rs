@@ -3,40 +3,17 @@
 
 use crate::common;
 
-use std::io::Write;
-use std::process::{Output, Stdio};
-
 use keygate::secrets::{TokenHash, verify_password};
 use keygate::store::{NewCredential, NewSession, Store};
 
-/// Runs `keygate ARGS --database URL`, feeding `stdin`.
-fn kg(url: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = common::keygate()
-        .args(args)
-        .arg("--database")
-        .arg(url)
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn keygate");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
-    child.wait_with_output().expect("wait for keygate")
-}
-
+/// `keygate ARGS --database URL`, fed `stdin`, that must succeed; its output.
 fn ok(url: &str, args: &[&str], stdin: &str) -> String {
-    let out = kg(url, args, stdin);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("UTF-8 output")
+    common::keygate_ok(&[args, &["--database", url]].concat(), stdin)
 }
 
+/// `keygate ARGS --database URL` that must fail; its one line of error.
 fn fails(url: &str, args: &[&str], stdin: &str) -> String {
-    let out = kg(url, args, stdin);
-    assert_eq!(out.status.code(), Some(1), "{args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
-    let err = String::from_utf8(out.stderr).expect("UTF-8 errors");
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    err
+    common::keygate_fails(&[args, &["--database", url]].concat(), stdin)
 }
 
 crate::on_both_engines!(url: end_to_end);

@@ -6,8 +6,10 @@ use crate::common;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{keygate_fails as fails, keygate_ok as ok};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -51,24 +53,6 @@ impl Drop for SoftToken {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn run(args: &[&str], stdin: &str) -> Output {
-    common::run_keygate(args, stdin)
-}
-
-fn ok(args: &[&str], stdin: &str) -> String {
-    let out = run(args, stdin);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str], stdin: &str) -> String {
-    let out = run(args, stdin);
-    assert_eq!(out.status.code(), Some(1), "{args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    err
 }
 
 fn key_args<'a>(cmd: &'a str, server: &'a str, device: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -226,7 +210,7 @@ fn a_stale_session_steps_up_with_a_touch_of_a_registered_key() {
 
     let mut enroll = key_args("enroll", &url, &red.spec, &["--name", "red"]);
     enroll.extend_from_slice(&["--session", &session]);
-    let out = run(&enroll, "");
+    let out = common::run_keygate(&enroll, "");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -237,7 +221,7 @@ fn a_stale_session_steps_up_with_a_touch_of_a_registered_key() {
     assert!(!list.contains("red"), "{list}");
 
     let remove = [key_args("remove", &url, &blue.spec, &["blue"]), vec!["--session", &session]].concat();
-    let out = run(&remove, "");
+    let out = common::run_keygate(&remove, "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("touch of a key already registered for alice"));
     let list = ok(&[key_args("list", &url, &blue.spec, &[]), vec!["--session", &session]].concat(), "");
@@ -361,7 +345,7 @@ fn a_relaying_server_gets_no_signature(database: &str) {
             relay::Rewrite::OriginAndAppId => assert!(err.contains("not registered"), "{err}"),
         }
         // Enrolling through it: bob's first key, and a second key of alice's.
-        let bob = run(
+        let bob = common::run_keygate(
             &[
                 "key",
                 "enroll",
@@ -377,7 +361,7 @@ fn a_relaying_server_gets_no_signature(database: &str) {
         );
         let mut second = key_args("enroll", &relay.url, &green.spec, &["--name", "green"]);
         second.extend_from_slice(&["--session", &session]);
-        let alice = run(&second, "");
+        let alice = common::run_keygate(&second, "");
         if rewrite != relay::Rewrite::OriginAndAppId {
             assert_eq!(bob.status.code(), Some(1), "{rewrite:?}");
             assert_eq!(alice.status.code(), Some(1), "{rewrite:?}");
