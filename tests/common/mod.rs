@@ -121,6 +121,14 @@ impl Server {
         server
     }
 
+    /// `keygate serve --database DATABASE` in `dir` on a free loopback port.
+    pub fn with_database(dir: &Path, database: &str) -> Server {
+        let addr = free_addr();
+        Server::start(dir, addr, |cmd| {
+            cmd.args(["--database", database, "--listen", &addr.to_string()]);
+        })
+    }
+
     /// The base URL of the server.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
