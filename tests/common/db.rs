@@ -137,10 +137,45 @@ impl PgTools {
     }
 }
 
-/// Runs each named `async fn(TestDb)` as two tests, `NAME::sqlite` and
-/// `NAME::postgres`, each on a fresh database.
+/// Runs each named case as two tests, `NAME::sqlite` and `NAME::postgres`,
+/// each on a fresh database:
+/// - `on_both_engines!(a, b)`: `async fn a(db: TestDb)`;
+/// - `on_both_engines!(store: a, b)`: `async fn a(store: Store)`, the
+///   database kept for the length of the test;
+/// - `on_both_engines!(url: a, b)`: `fn a(url: &str)` on an empty database
+///   (not migrated: the code under test creates the schema).
 #[macro_export]
 macro_rules! on_both_engines {
+    (store: $($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let db = $crate::common::db::TestDb::sqlite().await;
+                super::$case(db.store.clone()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let db = $crate::common::db::TestDb::postgres().await;
+                super::$case(db.store.clone()).await;
+            }
+        }
+    )*};
+    (url: $($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[test]
+            fn sqlite() {
+                let dir = tempfile::tempdir().expect("temp dir");
+                super::$case(&$crate::common::db::sqlite_url(&dir.path().join("keygate.db")));
+            }
+            #[test]
+            fn postgres() {
+                let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+                let url = runtime.block_on($crate::common::db::fresh_postgres_url());
+                drop(runtime);
+                super::$case(&url);
+            }
+        }
+    )*};
     ($($case:ident),* $(,)?) => {$(
         mod $case {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,8 +1,6 @@
 //! Helpers for the legacy REST API tests: a registered app, signed calls sent
 //! through the real router, and answers parsed back (XML with quick-xml).
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 
 use axum::body::Body;

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: run the real `keygate` binary,
 //! find free loopback ports, wait for a server to answer.
 
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a part of these helpers")]
 
 pub mod api;
 pub mod verify;
@@ -25,10 +25,13 @@ pub fn keygate() -> Command {
 }
 
 /// Runs `keygate ARGS` with `stdin` written to it, and collects its output.
+/// It runs in the temporary directory, so a `./keygate.toml` of the checkout
+/// is not read.
 pub fn run_keygate(args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
     let mut child = keygate()
         .args(args)
+        .current_dir(std::env::temp_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -43,6 +46,16 @@ pub fn keygate_ok(args: &[&str], stdin: &str) -> String {
     let out = run_keygate(args, stdin);
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// [`run_keygate`] that must fail with status 1 and one line on standard
+/// error; that line.
+pub fn keygate_fails(args: &[&str], stdin: &str) -> String {
+    let out = run_keygate(args, stdin);
+    assert_eq!(out.status.code(), Some(1), "{args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8(out.stderr).expect("UTF-8 errors");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    err
 }
 
 /// The value after `label` on a line of a command's output (`api_key:`).
@@ -106,6 +119,14 @@ impl Server {
         let mut server = Server { child, addr, log };
         server.wait_healthy(Duration::from_secs(30));
         server
+    }
+
+    /// `keygate serve --database DATABASE` in `dir` on a free loopback port.
+    pub fn with_database(dir: &Path, database: &str) -> Server {
+        let addr = free_addr();
+        Server::start(dir, addr, |cmd| {
+            cmd.args(["--database", database, "--listen", &addr.to_string()]);
+        })
     }
 
     /// The base URL of the server.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 KEYGATE = os.environ["KEYGATE_BIN"]
 SHOTS = Path(os.environ.get("KEYGATE_SCREENSHOTS", "target/screenshots"))
-CHROMIUM = os.environ.get("KEYGATE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("KEYGATE_TEST_CHROMIUM", "/usr/bin/chromium")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 

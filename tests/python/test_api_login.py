@@ -1,7 +1,7 @@
 """python-fido2's Ctap1 (a U2F host nobody here wrote) drives the soft token
 and enrolls and logs in through keygate's JSON API with `requests`.
 
-The Rust side (tests/api_python.rs) starts `keygate serve` with a user that
+The Rust side (tests/clients/api_python.rs) starts `keygate serve` with a user that
 has no key yet and passes KEYGATE_URL, KEYGATE_USER and KEYGATE_PASSWORD.
 """
 

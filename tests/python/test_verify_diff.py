@@ -1,7 +1,7 @@
 """Differential test: python-fido2 and keygate's verification core agree on
 signature validity for a corpus of valid and mutated U2F messages.
 
-The corpus is a JSON file written by tests/verify_python.rs, named by
+The corpus is a JSON file written by tests/verify/verify_python.rs, named by
 KEYGATE_VERIFY_CORPUS. Each case carries keygate's verdict; python-fido2
 (RegistrationData.verify / SignatureData.verify) gives its own. Only the
 signature verdict is compared: python-fido2 checks neither user presence nor
@@ -18,7 +18,7 @@ from fido2.ctap1 import RegistrationData, SignatureData
 def load_corpus():
     path = os.environ.get("KEYGATE_VERIFY_CORPUS")
     if not path:
-        pytest.fail("KEYGATE_VERIFY_CORPUS is not set: run through cargo test --test verify_python")
+        pytest.fail("KEYGATE_VERIFY_CORPUS is not set: run through cargo test --test verify verify_python")
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 

@@ -1,7 +1,7 @@
 //! Golden tests: the FIDO U2F Raw Message Formats example vectors
 //! (`fixtures/vectors/`) parse and verify, byte for byte.
 
-mod common;
+use crate::common;
 
 use common::verify::{Vector, sec1};
 use keygate::verify::{

@@ -2,7 +2,7 @@
 //! verification fail. Each loop flips every byte of a field, twice (the low
 //! bit, and all bits), and requires an error every time.
 
-mod common;
+use crate::common;
 
 use common::verify::{Vector, attestation_key, authentication, read_fixture, registration};
 use keygate::verify::{

@@ -6,7 +6,7 @@
 //!
 //! Every verdict of every fast path (new key, prepared key, key cache, batch)
 //! must equal both references. 10 000 cases by default;
-//! `KEYGATE_DIFF_CASES=100000 cargo test --test fast_verify_diff` runs more.
+//! `KEYGATE_DIFF_CASES=100000 cargo test --test verify fast_verify_diff` runs more.
 
 use keygate::verify::fast::{BatchItem, FastKey, KeyCache, PreparedKey, Verifier, verify_batch};
 use openssl::bn::{BigNum, BigNumContext};

@@ -3,7 +3,7 @@
 //! (never a redirect to an unregistered address), the dialog's cancel, and
 //! escaping of names that reach the HTML.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -1,7 +1,7 @@
 //! The store against real databases: every case runs on SQLite and on
 //! PostgreSQL (the server `scripts/test` starts), each on a fresh database.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 
@@ -12,24 +12,8 @@ use keygate::store::{
     StoreError, TOKEN_KEEP_SECS, User,
 };
 
-/// Runs `$case(store)` once on SQLite and once on PostgreSQL.
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let (store, _dir) = crate::common::db::sqlite().await;
-                super::$case(store).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$case(crate::common::db::postgres().await).await;
-            }
-        }
-    )*};
-}
-
-on_both_engines!(
+crate::on_both_engines!(
+    store:
     users_lifecycle,
     challenge_is_consumed_exactly_once_by_200_racers,
     oauth_code_is_consumed_exactly_once_by_200_racers,

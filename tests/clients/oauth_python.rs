@@ -3,7 +3,7 @@
 //! add`, and python-fido2 with the soft token completes the OAuth dialog
 //! (tests/python/test_facebook_sdk.py).
 
-mod common;
+use crate::common;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -14,10 +14,7 @@ fn facebook_sdk_token_life() {
     let redirect = "https://app.example/oauth/callback";
     let (api_key, secret) = common::add_app(&db, "graph-app", &["--redirect-uri", redirect]);
     let uid = common::add_user(&db, "alice", PASSWORD);
-    let addr = common::free_addr();
-    let server = common::Server::start(dir.path(), addr, |cmd| {
-        cmd.args(["--database", &db, "--listen", &addr.to_string()]);
-    });
+    let server = common::Server::with_database(dir.path(), &db);
     common::pytest(
         "test_facebook_sdk.py",
         &[

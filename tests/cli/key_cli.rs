@@ -2,14 +2,22 @@
 //! loopback port, with `keygate soft-token serve` over UDP as the key, on
 //! SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{keygate_fails as fails, keygate_ok as ok};
+
 const PASSWORD: &str = "correct horse battery";
+
+crate::on_both_engines!(
+    url:
+    enroll_login_and_manage_keys,
+    a_relaying_server_gets_no_signature,
+);
 
 /// A `keygate soft-token serve --listen udp:…` child, killed when dropped.
 struct SoftToken {
@@ -47,24 +55,6 @@ impl Drop for SoftToken {
     }
 }
 
-fn run(args: &[&str], stdin: &str) -> Output {
-    common::run_keygate(args, stdin)
-}
-
-fn ok(args: &[&str], stdin: &str) -> String {
-    let out = run(args, stdin);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str], stdin: &str) -> String {
-    let out = run(args, stdin);
-    assert_eq!(out.status.code(), Some(1), "{args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    err
-}
-
 fn key_args<'a>(cmd: &'a str, server: &'a str, device: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["key", cmd];
     args.extend_from_slice(extra);
@@ -76,7 +66,7 @@ fn session_of(stdout: &str) -> String {
     stdout.lines().find_map(|l| l.strip_prefix("session_token: ")).expect("session line").to_owned()
 }
 
-fn end_to_end(database: &str) {
+fn enroll_login_and_manage_keys(database: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pw = format!("{PASSWORD}\n");
     ok(&["user", "add", "alice", "--password-stdin", "--database", database], &pw);
@@ -140,18 +130,6 @@ fn end_to_end(database: &str) {
     let green = SoftToken::start(&state, "auto");
     assert!(fails(&key_args("login", &url, &green.spec, &[]), &pw).contains("clone alarm"));
     drop(server);
-}
-
-#[test]
-fn enroll_login_and_manage_keys_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    end_to_end(&common::db::sqlite_url(&dir.path().join("keygate.db")));
-}
-
-#[test]
-fn enroll_login_and_manage_keys_postgres() {
-    let url = tokio::runtime::Runtime::new().unwrap().block_on(common::db::fresh_postgres_url());
-    end_to_end(&url);
 }
 
 /// alice on a SQLite server, and a soft token that waits for a touch
@@ -232,7 +210,7 @@ fn a_stale_session_steps_up_with_a_touch_of_a_registered_key() {
 
     let mut enroll = key_args("enroll", &url, &red.spec, &["--name", "red"]);
     enroll.extend_from_slice(&["--session", &session]);
-    let out = run(&enroll, "");
+    let out = common::run_keygate(&enroll, "");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -243,7 +221,7 @@ fn a_stale_session_steps_up_with_a_touch_of_a_registered_key() {
     assert!(!list.contains("red"), "{list}");
 
     let remove = [key_args("remove", &url, &blue.spec, &["blue"]), vec!["--session", &session]].concat();
-    let out = run(&remove, "");
+    let out = common::run_keygate(&remove, "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("touch of a key already registered for alice"));
     let list = ok(&[key_args("list", &url, &blue.spec, &[]), vec!["--session", &session]].concat(), "");
@@ -345,7 +323,7 @@ mod relay {
 /// `login/u2f` or `register/finish` ever reaches the real server. A relay
 /// that also claims the application id gets nothing either: the key's
 /// handles are bound to the real application. Directly, login still works.
-fn through_a_relay(database: &str) {
+fn a_relaying_server_gets_no_signature(database: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pw = format!("{PASSWORD}\n");
     ok(&["user", "add", "alice", "--password-stdin", "--database", database], &pw);
@@ -367,7 +345,7 @@ fn through_a_relay(database: &str) {
             relay::Rewrite::OriginAndAppId => assert!(err.contains("not registered"), "{err}"),
         }
         // Enrolling through it: bob's first key, and a second key of alice's.
-        let bob = run(
+        let bob = common::run_keygate(
             &[
                 "key",
                 "enroll",
@@ -383,7 +361,7 @@ fn through_a_relay(database: &str) {
         );
         let mut second = key_args("enroll", &relay.url, &green.spec, &["--name", "green"]);
         second.extend_from_slice(&["--session", &session]);
-        let alice = run(&second, "");
+        let alice = common::run_keygate(&second, "");
         if rewrite != relay::Rewrite::OriginAndAppId {
             assert_eq!(bob.status.code(), Some(1), "{rewrite:?}");
             assert_eq!(alice.status.code(), Some(1), "{rewrite:?}");
@@ -407,16 +385,4 @@ fn through_a_relay(database: &str) {
     // Plain HTTP to another machine is refused before anything is sent.
     let err = fails(&key_args("login", "http://192.0.2.1:8080", &blue.spec, &[]), &pw);
     assert!(err.contains("refusing plain http://"), "{err}");
-}
-
-#[test]
-fn a_relaying_server_gets_no_signature_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    through_a_relay(&common::db::sqlite_url(&dir.path().join("keygate.db")));
-}
-
-#[test]
-fn a_relaying_server_gets_no_signature_postgres() {
-    let url = tokio::runtime::Runtime::new().unwrap().block_on(common::db::fresh_postgres_url());
-    through_a_relay(&url);
 }

@@ -1,6 +1,6 @@
 //! `keygate serve` as an operator runs it: real binary, real loopback port.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

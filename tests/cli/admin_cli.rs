@@ -1,46 +1,29 @@
 //! `keygate user …` and `keygate audit` end to end: the real binary on a real
 //! SQLite file and a real PostgreSQL database, checked through the store.
 
-mod common;
-
-use std::io::Write;
-use std::process::{Output, Stdio};
+use crate::common;
 
 use keygate::secrets::{TokenHash, verify_password};
 use keygate::store::{NewCredential, NewSession, Store};
 
-/// Runs `keygate ARGS --database URL`, feeding `stdin`.
-fn kg(url: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = common::keygate()
-        .args(args)
-        .arg("--database")
-        .arg(url)
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn keygate");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
-    child.wait_with_output().expect("wait for keygate")
-}
-
+/// `keygate ARGS --database URL`, fed `stdin`, that must succeed; its output.
 fn ok(url: &str, args: &[&str], stdin: &str) -> String {
-    let out = kg(url, args, stdin);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("UTF-8 output")
+    common::keygate_ok(&[args, &["--database", url]].concat(), stdin)
 }
 
+/// `keygate ARGS --database URL` that must fail; its one line of error.
 fn fails(url: &str, args: &[&str], stdin: &str) -> String {
-    let out = kg(url, args, stdin);
-    assert_eq!(out.status.code(), Some(1), "{args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
-    let err = String::from_utf8(out.stderr).expect("UTF-8 errors");
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    err
+    common::keygate_fails(&[args, &["--database", url]].concat(), stdin)
 }
 
-async fn end_to_end(url: String) {
-    let url = url.as_str();
+crate::on_both_engines!(url: end_to_end);
+
+/// The commands on an empty database, checked through the store.
+fn end_to_end(url: &str) {
+    tokio::runtime::Runtime::new().expect("tokio runtime").block_on(commands_and_store(url));
+}
+
+async fn commands_and_store(url: &str) {
     let added = ok(url, &["user", "add", "alice", "--password-stdin"], "correct horse battery\n");
     assert!(added.starts_with("created user alice (uid "), "{added}");
     assert_eq!(
@@ -121,17 +104,6 @@ async fn end_to_end(url: String) {
     assert_eq!(ok(url, &["audit", "--user", "bob"], ""), "no audit entries\n");
     assert_eq!(ok(url, &["audit", "--since", "2999-01-01T00:00:00Z"], ""), "no audit entries\n");
     assert!(fails(url, &["audit", "--since", "someday"], "").contains("invalid --since"));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn end_to_end_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    end_to_end(common::db::sqlite_url(&dir.path().join("admin.db"))).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn end_to_end_on_postgres() {
-    end_to_end(common::db::fresh_postgres_url().await).await;
 }
 
 #[test]

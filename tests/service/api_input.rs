@@ -1,7 +1,7 @@
 //! Bad input to the JSON API: every answer is a 4xx in the JSON error shape,
 //! never a 500; plus rate limits and the last-key rule.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::api::{Answer, Api, Token, b64, unb64};

@@ -8,7 +8,7 @@
 //! (`auth.expireSession`, password change, disabled user). Validations are
 //! reads with no cache, and these tests keep it so.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

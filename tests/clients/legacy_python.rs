@@ -4,7 +4,7 @@
 //! and getSession goes through login.php and the JSON API's `for` field with
 //! python-fido2 driving the soft token.
 
-mod common;
+use crate::common;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -17,10 +17,7 @@ fn minifb_desktop_flow() {
         common::add_app(&db, "minifb", &["--desktop", "--redirect-uri", &format!("{app}/callback")]);
     let uid = common::add_user(&db, "alice", PASSWORD);
 
-    let addr = common::free_addr();
-    let server = common::Server::start(dir.path(), addr, |cmd| {
-        cmd.args(["--database", &db, "--listen", &addr.to_string()]);
-    });
+    let server = common::Server::with_database(dir.path(), &db);
     common::pytest(
         "test_minifb.py",
         &[

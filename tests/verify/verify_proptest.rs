@@ -1,7 +1,7 @@
 //! Property tests: messages made by test signing keys verify; truncated
 //! messages and random bytes are errors, never panics.
 
-mod common;
+use crate::common;
 
 use common::verify::{attestation_key, authentication, read_fixture, registration, sec1};
 use keygate::verify::{

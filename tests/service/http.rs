@@ -1,6 +1,6 @@
 //! The router in-process (no port): answers and error shapes.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 
@@ -131,10 +131,7 @@ type Hostile = (&'static str, String, Option<&'static str>, Vec<u8>, &'static st
 fn hostile_requests_get_each_surfaces_error_shape() {
     let dir = tempfile::tempdir().unwrap();
     let database = common::db::sqlite_url(&dir.path().join("keygate.db"));
-    let addr = common::free_addr();
-    let server = common::Server::start(dir.path(), addr, |cmd| {
-        cmd.args(["--database", &database, "--listen", &addr.to_string()]);
-    });
+    let server = common::Server::with_database(dir.path(), &database);
     let url = server.url();
     // Over every limit (64 KiB), small enough for the socket buffers to take
     // it all before the server answers early.

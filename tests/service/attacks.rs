@@ -5,7 +5,7 @@
 //! table, and secrets in cacheable answers or unprefixed cookies. Each must
 //! be refused; the races use 40 parallel requests.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::api::{Answer, Api, Token, b64, client_data};

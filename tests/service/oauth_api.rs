@@ -4,7 +4,7 @@
 //! expiry and revocation, redirect safety, and 50 concurrent exchanges of
 //! one code.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::api::{Api, Token};
@@ -19,16 +19,25 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "correct horse battery staple";
 const REDIRECT: &str = "https://app.example/cb";
 
+crate::on_both_engines!(
+    store:
+    app_sign_in_rules,
+    endpoints,
+    expiry_and_password_change,
+    fifty_concurrent_exchanges,
+    a_reused_code_revokes_every_token_it_led_to,
+    graph_calls_obey_the_apps_controls,
+);
+
 struct Fixture {
     api: Api,
     app: TestApp,
     token: Token,
     handle: String,
     uid: i64,
-    _dir: Option<tempfile::TempDir>,
 }
 
-async fn fixture(store: Store, dir: Option<tempfile::TempDir>) -> Fixture {
+async fn fixture(store: Store) -> Fixture {
     let api = Api { state: AppState::new(Config::default(), store, ServerKey::generate()) };
     let options = AppOptions { redirect_uris: Some(json!([REDIRECT]).to_string()), ..AppOptions::default() };
     let app = register(&api.state, "graph-app", options).await;
@@ -47,17 +56,7 @@ async fn fixture(store: Store, dir: Option<tempfile::TempDir>) -> Fixture {
     assert_eq!(status, StatusCode::OK, "{key}");
     let start = api.login("alice", PASSWORD).await.1;
     let handle = start["registeredKeys"][0]["keyHandle"].as_str().unwrap().to_owned();
-    Fixture { api, app, token, handle, uid: user.id, _dir: dir }
-}
-
-async fn sqlite() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&common::db::sqlite_url(&dir.path().join("k.db"))).await.unwrap();
-    fixture(store, Some(dir)).await
-}
-
-async fn postgres() -> Fixture {
-    fixture(common::db::postgres().await, None).await
+    Fixture { api, app, token, handle, uid: user.id }
 }
 
 impl Fixture {
@@ -164,7 +163,8 @@ fn params(pairs: &[(&str, &str)]) -> Params {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
-async fn app_sign_in_rules(mut f: Fixture) {
+async fn app_sign_in_rules(store: Store) {
+    let mut f = fixture(store).await;
     // Refused at once: unknown app, unknown token, unregistered redirect_uri.
     for bad in [
         json!({ "oauth": { "client_id": "nope", "redirect_uri": REDIRECT } }),
@@ -207,7 +207,8 @@ async fn app_sign_in_rules(mut f: Fixture) {
     assert_eq!(f.api.state.store.permissions(f.uid, f.app.app.id).await.unwrap(), ["email"]);
 }
 
-async fn endpoints(mut f: Fixture) {
+async fn endpoints(store: Store) {
+    let mut f = fixture(store).await;
     let secret = f.app.secret.clone();
     let key = f.api_key().to_owned();
     // Code exchange, with and without version prefixes.
@@ -350,7 +351,8 @@ async fn endpoints(mut f: Fixture) {
     assert!(f.api.state.store.permissions(f.uid, f.app.app.id).await.unwrap().is_empty());
 }
 
-async fn expiry_and_password_change(mut f: Fixture) {
+async fn expiry_and_password_change(store: Store) {
+    let mut f = fixture(store).await;
     let token = f.user_token().await;
     let now = keygate::clock::unix_now();
     // Two hours and a minute later the short token has expired (463).
@@ -384,7 +386,8 @@ async fn expiry_and_password_change(mut f: Fixture) {
 
 /// 50 presentations of one code at once: at most one buys a token, and as
 /// the code was presented more than once, no token bought with it survives.
-async fn fifty_concurrent_exchanges(mut f: Fixture) {
+async fn fifty_concurrent_exchanges(store: Store) {
+    let mut f = fixture(store).await;
     let code = f.code().await;
     let f = std::sync::Arc::new(f);
     let tasks: Vec<_> = (0..50)
@@ -412,7 +415,8 @@ async fn fifty_concurrent_exchanges(mut f: Fixture) {
 /// A dialog code's second use revokes everything that descends from it: the
 /// short token, the long-lived one exchanged from it, and a machine token
 /// bought with a client code of that one (RFC 6749 §4.1.2).
-async fn a_reused_code_revokes_every_token_it_led_to(mut f: Fixture) {
+async fn a_reused_code_revokes_every_token_it_led_to(store: Store) {
+    let mut f = fixture(store).await;
     let key = f.api_key().to_owned();
     let code = f.code().await;
     let short = f.exchange(&code, REDIRECT).await.1["access_token"].as_str().unwrap().to_owned();
@@ -447,7 +451,8 @@ async fn a_reused_code_revokes_every_token_it_led_to(mut f: Fixture) {
 /// An app's allowed networks and rate limit hold on the Graph endpoints as
 /// on the legacy API, in the Graph error shape; `/oauth/client_code` takes
 /// only a registered redirect_uri.
-async fn graph_calls_obey_the_apps_controls(mut f: Fixture) {
+async fn graph_calls_obey_the_apps_controls(store: Store) {
+    let mut f = fixture(store).await;
     use keygate::secrets::TokenHash;
     use keygate::store::{AppTokenKind, NewAppToken};
     let now = keygate::clock::unix_now();
@@ -545,25 +550,3 @@ async fn graph_calls_obey_the_apps_controls(mut f: Fixture) {
     ];
     assert_eq!(oauth_error(&f.get("/oauth/client_code", &cc).await), (400, 191, 0));
 }
-
-macro_rules! both_engines {
-    ($($name:ident),*) => {
-        mod on_sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::sqlite().await).await; })*
-        }
-        mod on_postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::postgres().await).await; })*
-        }
-    };
-}
-
-both_engines!(
-    app_sign_in_rules,
-    endpoints,
-    expiry_and_password_change,
-    fifty_concurrent_exchanges,
-    a_reused_code_revokes_every_token_it_led_to,
-    graph_calls_obey_the_apps_controls
-);

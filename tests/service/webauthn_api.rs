@@ -4,7 +4,7 @@
 //! same counter rule as the U2F path. Each refusal in its §3 code; the U2F and
 //! WebAuthn paths share one counter.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use base64::Engine;
@@ -23,15 +23,20 @@ use sha2::{Digest, Sha256};
 const PASSWORD: &str = "correct horse battery staple";
 const ORIGIN: &str = "http://localhost:8080";
 
+crate::on_both_engines!(
+    store:
+    webauthn_sign_in,
+    registration_without_a_certificate,
+);
+
 struct Fixture {
     api: Api,
     token: Token,
     handle: String,
     key: SigningKey,
-    _dir: Option<tempfile::TempDir>,
 }
 
-async fn fixture(store: Store, dir: Option<tempfile::TempDir>) -> Fixture {
+async fn fixture(store: Store) -> Fixture {
     let api = Api { state: AppState::new(Config::default(), store, ServerKey::generate()) };
     let hash = hash_password(PASSWORD.to_owned()).await.unwrap();
     let new = NewUser { name: "alice", display_name: None, password_hash: &hash };
@@ -44,17 +49,7 @@ async fn fixture(store: Store, dir: Option<tempfile::TempDir>) -> Fixture {
     let raw = URL_SAFE_NO_PAD.decode(&handle).unwrap();
     let exported = keygate_device::soft::credential::export(&token.state(), "localhost", &raw).unwrap();
     let key = SigningKey::from_pkcs8_der(&STANDARD.decode(&exported.private_key).unwrap()).unwrap();
-    Fixture { api, token, handle, key, _dir: dir }
-}
-
-async fn sqlite() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&common::db::sqlite_url(&dir.path().join("k.db"))).await.unwrap();
-    fixture(store, Some(dir)).await
-}
-
-async fn postgres() -> Fixture {
-    fixture(common::db::postgres().await, None).await
+    Fixture { api, token, handle, key }
 }
 
 /// What may be wrong with an assertion.
@@ -123,7 +118,8 @@ fn code(answer: &(StatusCode, Value)) -> (u16, &str) {
     (answer.0.as_u16(), answer.1["error"]["code"].as_str().unwrap_or("-"))
 }
 
-async fn webauthn_sign_in(mut f: Fixture) {
+async fn webauthn_sign_in(store: Store) {
+    let mut f = fixture(store).await;
     // The U2F-enrolled key signs in as WebAuthn; a replay is refused.
     let start = f.start().await;
     let body = f.assertion(&start, 5, Twist::default());
@@ -166,16 +162,6 @@ async fn webauthn_sign_in(mut f: Fixture) {
         (403, Some("possible_clone")),
         "{answer}"
     );
-}
-
-#[tokio::test]
-async fn webauthn_sign_in_sqlite() {
-    webauthn_sign_in(sqlite().await).await;
-}
-
-#[tokio::test]
-async fn webauthn_sign_in_postgres() {
-    webauthn_sign_in(postgres().await).await;
 }
 
 /// Browser registrations that carry no certificate: `none` attestation (a
@@ -315,16 +301,4 @@ fn registration(options: &Value, key: &SigningKey, credential_id: &[u8], format:
         },
         "clientExtensionResults": {},
     })
-}
-
-#[tokio::test]
-async fn registration_without_a_certificate_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&common::db::sqlite_url(&dir.path().join("k.db"))).await.unwrap();
-    registration_without_a_certificate(store).await;
-}
-
-#[tokio::test]
-async fn registration_without_a_certificate_postgres() {
-    registration_without_a_certificate(common::db::postgres().await).await;
 }

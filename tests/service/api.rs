@@ -2,10 +2,11 @@
 //! key management, every refusal with its code and audit entry, races on
 //! one signed login, two instances sharing a database, and bad input.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::api::{Api, Token, b64, client_data, key_handle_of, unb64};
+use common::db::TestDb as Db;
 use keygate::config::Config;
 use keygate::secrets::{ServerKey, hash_password};
 use keygate::store::{AuditFilter, NewUser, Store};
@@ -14,15 +15,12 @@ use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-use common::db::TestDb as Db;
-
-async fn sqlite() -> Db {
-    Db::sqlite().await
-}
-
-async fn postgres() -> Db {
-    Db::postgres().await
-}
+crate::on_both_engines!(
+    end_to_end,
+    refusals,
+    fifty_concurrent_finishes_make_one_session,
+    a_login_moves_between_instances,
+);
 
 fn api(store: Store, configure: impl FnOnce(&mut Config)) -> Api {
     let mut config = Config::default();
@@ -160,16 +158,6 @@ async fn end_to_end(db: Db) {
     }
 }
 
-#[tokio::test]
-async fn end_to_end_sqlite() {
-    end_to_end(sqlite().await).await;
-}
-
-#[tokio::test]
-async fn end_to_end_postgres() {
-    end_to_end(postgres().await).await;
-}
-
 async fn refusals(db: Db) {
     let api = api(db.store.clone(), |_| {});
     let mut token = Token::new();
@@ -264,18 +252,8 @@ fn api_with_ttl(db: &Db, ttl: u64) -> Api {
     api(db.store.clone(), |c| c.challenge_ttl_secs = ttl)
 }
 
-#[tokio::test]
-async fn refusals_sqlite() {
-    refusals(sqlite().await).await;
-}
-
-#[tokio::test]
-async fn refusals_postgres() {
-    refusals(postgres().await).await;
-}
-
 /// 50 concurrent finishes of one signed login: exactly one session.
-async fn race(db: Db) {
+async fn fifty_concurrent_finishes_make_one_session(db: Db) {
     let api = api(db.store.clone(), |_| {});
     let mut token = Token::new();
     let handle = enrolled(&api, &mut token, "carol").await;
@@ -310,18 +288,8 @@ async fn sessions_of(store: &Store, user: &str) -> usize {
     store.sessions_for_user(user.id, keygate::clock::unix_now()).await.unwrap().len()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_finishes_make_one_session_sqlite() {
-    race(sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_finishes_make_one_session_postgres() {
-    race(postgres().await).await;
-}
-
 /// Started on one instance, finished on another with its own pool.
-async fn two_instances(db: Db) {
+async fn a_login_moves_between_instances(db: Db) {
     let first = api(db.store.clone(), |_| {});
     let mut token = Token::new();
     let handle = enrolled(&first, &mut token, "dave").await;
@@ -339,18 +307,8 @@ async fn two_instances(db: Db) {
 }
 
 #[tokio::test]
-async fn a_login_moves_between_instances_sqlite() {
-    two_instances(sqlite().await).await;
-}
-
-#[tokio::test]
-async fn a_login_moves_between_instances_postgres() {
-    two_instances(postgres().await).await;
-}
-
-#[tokio::test]
 async fn every_login_verifies_through_the_key_cache() {
-    let db = sqlite().await;
+    let db = Db::sqlite().await;
     let api = api(db.store.clone(), |_| {});
     let mut token = Token::new();
     let handle = enrolled(&api, &mut token, "erin").await;

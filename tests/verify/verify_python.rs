@@ -4,7 +4,7 @@
 //! every single-byte mutation of the signed parts) is written to a temporary
 //! JSON file that `tests/python/test_verify_diff.py` reads.
 
-mod common;
+use crate::common;
 
 use common::verify::{Vector, attestation_key, authentication, read_fixture, registration, sec1};
 use keygate::verify::{AttestationPolicy, CredentialKey, RegistrationData, SignatureData, app_param};

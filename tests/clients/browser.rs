@@ -3,11 +3,32 @@
 //! WebAuthn (tests/python/test_browser_login.py). Screenshots land in
 //! `target/screenshots/`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
+use std::process::Command;
+
+use common::Server;
 
 const PASSWORD: &str = "correct horse battery";
+
+/// `keygate serve` on `database` at `http://localhost:PORT` (WebAuthn needs
+/// a secure context: http://localhost is one), and that URL.
+fn serve_on_localhost(dir: &Path, database: &str, configure: impl FnOnce(&mut Command)) -> (Server, String) {
+    let addr = common::free_addr();
+    let url = format!("http://localhost:{}", addr.port());
+    let server = Server::start(dir, addr, |cmd| {
+        cmd.args(["--database", database, "--listen", &addr.to_string()]);
+        cmd.args(["--origin", &url, "--rp-id", "localhost"]);
+        configure(cmd);
+    });
+    (server, url)
+}
+
+/// Where the browser tests leave their screenshots.
+fn screenshots() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots").display().to_string()
+}
 
 #[test]
 fn chromium_signs_in_and_manages_keys() {
@@ -19,22 +40,7 @@ fn chromium_signs_in_and_manages_keys() {
     for user in ["u2f-user", "ctap2-user", "phone-user", "csrf-user"] {
         common::add_user(&db, user, PASSWORD);
     }
-    let addr = common::free_addr();
-    // WebAuthn needs a secure context: http://localhost is one.
-    let url = format!("http://localhost:{}", addr.port());
-    let _server = common::Server::start(dir.path(), addr, |cmd| {
-        cmd.args([
-            "--database",
-            &db,
-            "--listen",
-            &addr.to_string(),
-            "--origin",
-            &url,
-            "--rp-id",
-            "localhost",
-        ]);
-    });
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    let (_server, url) = serve_on_localhost(dir.path(), &db, |_| {});
     let env = [
         ("KEYGATE_URL", url.clone()),
         ("KEYGATE_DATABASE", db.clone()),
@@ -42,7 +48,7 @@ fn chromium_signs_in_and_manages_keys() {
         ("KEYGATE_SECRET", secret),
         ("KEYGATE_UID", uid),
         ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
-        ("KEYGATE_SCREENSHOTS", shots.display().to_string()),
+        ("KEYGATE_SCREENSHOTS", screenshots()),
     ];
     common::pytest("test_browser_login.py", &env);
     common::pytest("test_browser_account.py", &env);
@@ -53,29 +59,16 @@ fn chromium_keys_outside_the_trusted_cas_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::db::sqlite_url(&dir.path().join("keygate.db"));
     common::add_user(&db, "policy-user", PASSWORD);
-    let addr = common::free_addr();
-    let url = format!("http://localhost:{}", addr.port());
     let roots = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/soft-token/ca.pem");
-    let _server = common::Server::start(dir.path(), addr, |cmd| {
-        cmd.args([
-            "--database",
-            &db,
-            "--listen",
-            &addr.to_string(),
-            "--origin",
-            &url,
-            "--rp-id",
-            "localhost",
-        ]);
+    let (_server, url) = serve_on_localhost(dir.path(), &db, |cmd| {
         cmd.env("KEYGATE_ATTESTATION", "trusted-ca").env("KEYGATE_ATTESTATION_ROOTS", &roots);
     });
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     common::pytest(
         "test_browser_policy.py",
         &[
             ("KEYGATE_URL", url.clone()),
             ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
-            ("KEYGATE_SCREENSHOTS", shots.display().to_string()),
+            ("KEYGATE_SCREENSHOTS", screenshots()),
         ],
     );
 }

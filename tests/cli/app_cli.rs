@@ -2,9 +2,7 @@
 //! removes apps on a real SQLite file, and the legacy API (in process, with
 //! the same server key file) accepts exactly the secrets it printed.
 
-mod common;
-
-use std::process::Output;
+use crate::common;
 
 use common::legacy::{call, json_error_code, user};
 use keygate::config::default_key_file;
@@ -12,28 +10,9 @@ use keygate::secrets::{ServerKey, TokenHash};
 use keygate::store::{AuditFilter, NewSession, Store};
 use keygate::web::AppState;
 
-fn kg(url: &str, args: &[&str]) -> Output {
-    common::keygate()
-        .args(args)
-        .arg("--database")
-        .arg(url)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run keygate")
-}
-
+/// `keygate ARGS --database URL` that must succeed; its output.
 fn ok(url: &str, args: &[&str]) -> String {
-    let out = kg(url, args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-fn labelled<'a>(output: &'a str, label: &str) -> &'a str {
-    output
-        .lines()
-        .find_map(|l| l.strip_prefix(label))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no {label} in {output}"))
+    common::keygate_ok(&[args, &["--database", url]].concat(), "")
 }
 
 async fn create_token(state: &AppState, api_key: &str, secret: &str) -> serde_json::Value {
@@ -62,8 +41,8 @@ async fn register_rotate_and_remove() {
             "600/min",
         ],
     );
-    let api_key = labelled(&added, "api_key:").to_owned();
-    let secret = labelled(&added, "secret:").to_owned();
+    let api_key = common::labelled(&added, "api_key:");
+    let secret = common::labelled(&added, "secret:");
     assert_eq!((api_key.len(), secret.len()), (32, 32), "{added}");
 
     for bad in [
@@ -73,7 +52,7 @@ async fn register_rotate_and_remove() {
         vec!["app", "add", "Demo App"],
         vec!["app", "remove", "nobody"],
     ] {
-        let out = kg(url, &bad);
+        let out = common::run_keygate(&[bad.as_slice(), &["--database", url]].concat(), "");
         assert_eq!(out.status.code(), Some(1), "{bad:?} should fail");
     }
 
@@ -93,7 +72,7 @@ async fn register_rotate_and_remove() {
     assert!(create_token(&state, &api_key, &secret).await.is_string());
 
     let rotated = ok(url, &["app", "rotate-secret", &api_key]);
-    let new_secret = labelled(&rotated, "secret:").to_owned();
+    let new_secret = common::labelled(&rotated, "secret:");
     assert_ne!(new_secret, secret);
     assert_eq!(json_error_code(&create_token(&state, &api_key, &secret).await), 104);
     assert!(create_token(&state, &api_key, &new_secret).await.is_string());

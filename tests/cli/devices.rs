@@ -1,6 +1,6 @@
 //! `keygate devices` on a machine without security keys (as in CI).
 
-mod common;
+use crate::common;
 
 #[test]
 fn no_keys_prints_the_message_and_the_udev_hint_and_exits_0() {

@@ -1,7 +1,7 @@
 //! The command line as a user meets it: help, version, completions, and the
 //! exit status of every command.
 
-mod common;
+use crate::common;
 
 use common::keygate;
 

@@ -2,7 +2,7 @@
 //! JSONP, every error code, replays and hostile input, on SQLite and
 //! PostgreSQL where the database matters.
 
-mod common;
+use crate::common;
 
 use common::legacy::{
     AppOptions, TestApp, assert_facebook_root, call, complete_login, form, json_error_code, parse_xml,
@@ -10,6 +10,14 @@ use common::legacy::{
 };
 use keygate::store::Store;
 use keygate::web::AppState;
+
+crate::on_both_engines!(
+    store:
+    every_method_in_every_shape,
+    every_error_code_and_hostile_input,
+    a_captured_call_cannot_be_replayed_as_another_method,
+    one_auth_token_gives_one_session,
+);
 
 /// Expected code, parameters, and the secret to sign with (None: unsigned).
 type ErrorCase<'a> = (u16, Vec<(String, String)>, Option<&'a str>);
@@ -39,7 +47,7 @@ async fn session(state: &AppState, app: &TestApp, uid: &keygate::store::User) ->
     (value["session_key"].as_str().unwrap().to_owned(), value["secret"].as_str().map(str::to_owned))
 }
 
-async fn full_flow(store: Store) {
+async fn every_method_in_every_shape(store: Store) {
     let state = state(store);
     let app = register(&state, "Flow", AppOptions::default()).await;
     let alice = user(&state.store, "alice").await;
@@ -177,17 +185,6 @@ async fn full_flow(store: Store) {
 }
 
 #[tokio::test]
-async fn every_method_in_every_shape_sqlite() {
-    let (store, _dir) = common::db::sqlite().await;
-    full_flow(store).await;
-}
-
-#[tokio::test]
-async fn every_method_in_every_shape_postgres() {
-    full_flow(common::db::postgres().await).await;
-}
-
-#[tokio::test]
 async fn desktop_apps_always_get_a_session_secret() {
     let (store, _dir) = common::db::sqlite().await;
     let state = state(store);
@@ -211,7 +208,7 @@ async fn desktop_apps_always_get_a_session_secret() {
     assert_eq!(call(&state, &ss, &secret).await.json(), serde_json::json!(alice.id));
 }
 
-async fn errors(store: Store) {
+async fn every_error_code_and_hostile_input(store: Store) {
     let state = state(store);
     let app = register(&state, "Errors", AppOptions::default()).await;
     let alice = user(&state.store, "alice").await;
@@ -390,17 +387,6 @@ async fn errors(store: Store) {
 }
 
 #[tokio::test]
-async fn every_error_code_and_hostile_input_sqlite() {
-    let (store, _dir) = common::db::sqlite().await;
-    errors(store).await;
-}
-
-#[tokio::test]
-async fn every_error_code_and_hostile_input_postgres() {
-    errors(common::db::postgres().await).await;
-}
-
-#[tokio::test]
 async fn source_networks_and_rate_limits() {
     let (store, _dir) = common::db::sqlite().await;
     let state = state(store);
@@ -432,7 +418,7 @@ async fn source_networks_and_rate_limits() {
 /// whoever saw it to `/method/auth.promoteSession` (to mint a session secret)
 /// and `/method/auth.expireSession` (to end the session): both 104, and the
 /// session still works with no secret minted.
-async fn path_method_replay(store: Store) {
+async fn a_captured_call_cannot_be_replayed_as_another_method(store: Store) {
     let state = state(store);
     let app = register(&state, "Captured", AppOptions::default()).await;
     let alice = user(&state.store, "alice").await;
@@ -474,18 +460,7 @@ async fn path_method_replay(store: Store) {
     assert_eq!(sessions[0].secret_sealed, secret_before, "no new session secret was minted");
 }
 
-#[tokio::test]
-async fn a_captured_call_cannot_be_replayed_as_another_method_sqlite() {
-    let (store, _dir) = common::db::sqlite().await;
-    path_method_replay(store).await;
-}
-
-#[tokio::test]
-async fn a_captured_call_cannot_be_replayed_as_another_method_postgres() {
-    path_method_replay(common::db::postgres().await).await;
-}
-
-async fn replay(store: Store) {
+async fn one_auth_token_gives_one_session(store: Store) {
     let state = state(store);
     let app = register(&state, "Replay", AppOptions::default()).await;
     let alice = user(&state.store, "alice").await;
@@ -514,17 +489,6 @@ async fn replay(store: Store) {
     }
     assert_eq!(won, 1);
     assert_eq!(state.store.sessions_for_user(alice.id, keygate::clock::unix_now()).await.unwrap().len(), 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn one_auth_token_gives_one_session_sqlite() {
-    let (store, _dir) = common::db::sqlite().await;
-    replay(store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn one_auth_token_gives_one_session_postgres() {
-    replay(common::db::postgres().await).await;
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! judges a real key: registration under `trusted-ca` with the fixture CA,
 //! then authentications with the counter rule.
 
-mod common;
+use crate::common;
 
 use common::api::{Token, client_data, key_handle_of};
 use common::verify::read_fixture;

@@ -1,0 +1,13 @@
+//! The command line end to end: the real `keygate` binary's user, app, key,
+//! device and soft-token commands, on SQLite and PostgreSQL.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod admin_cli;
+mod app_cli;
+mod cli;
+mod devices;
+mod key_cli;
+mod soft_token;
+mod soft_token_attestation;
