@@ -1,4 +1,5 @@
-"""Fixtures shared by the real-client tests: a user with the soft token as\nher key, and Debian's Chromium under Playwright."""
+"""Fixtures shared by the real-client tests: a user with the soft token as
+her key, and Debian's Chromium under Playwright."""
 
 import os
 
