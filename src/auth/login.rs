@@ -195,17 +195,7 @@ impl Auth {
         source: IpAddr,
         now: i64,
     ) -> Result<LoginSuccess, AuthError> {
-        counted(
-            async {
-                let (challenge, user) = self.pending(login_id, Pending::Login, source, now).await?;
-                let result = self.check_u2f(&challenge, response).await;
-                let key =
-                    self.passed_with_key(&challenge, &user, result, Pending::Login, source, now).await?;
-                let how = format!("password and key {} ({})", key.id, key.label);
-                self.login_succeeded(&challenge, &user, source, &how, "success", now).await
-            }
-            .await,
-        )
+        counted(self.finish_with_key(login_id, KeyAnswer::U2f(response), source, now).await)
     }
 
     /// Finishes a login with a WebAuthn assertion (a browser), verified by
@@ -217,17 +207,27 @@ impl Auth {
         source: IpAddr,
         now: i64,
     ) -> Result<LoginSuccess, AuthError> {
-        counted(
-            async {
-                let (challenge, user) = self.pending(login_id, Pending::Login, source, now).await?;
-                let result = self.check_webauthn(&challenge, assertion).await;
-                let key =
-                    self.passed_with_key(&challenge, &user, result, Pending::Login, source, now).await?;
-                let how = format!("password and key {} ({})", key.id, key.label);
-                self.login_succeeded(&challenge, &user, source, &how, "success", now).await
-            }
-            .await,
-        )
+        counted(self.finish_with_key(login_id, KeyAnswer::WebAuthn(assertion), source, now).await)
+    }
+
+    /// Both key paths of a login's second step: reserve an attempt, judge
+    /// the answer, consume the challenge, apply the counter rule, issue the
+    /// session.
+    async fn finish_with_key(
+        &self,
+        login_id: &str,
+        answer: KeyAnswer<'_>,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<LoginSuccess, AuthError> {
+        let (challenge, user) = self.pending(login_id, Pending::Login, source, now).await?;
+        let result = match answer {
+            KeyAnswer::U2f(response) => self.check_u2f(&challenge, response).await,
+            KeyAnswer::WebAuthn(assertion) => self.check_webauthn(&challenge, assertion).await,
+        };
+        let key = self.passed_with_key(&challenge, &user, result, Pending::Login, source, now).await?;
+        let how = format!("password and key {} ({})", key.id, key.label);
+        self.login_succeeded(&challenge, &user, source, &how, "success", now).await
     }
 
     /// The part of a key ceremony after the signature check: a refusal is
@@ -553,6 +553,12 @@ pub(crate) async fn consume(store: &crate::store::Store, id: &str, now: i64) -> 
         StoreError::NotFound(_) => AuthError::UnknownLogin,
         other => AuthError::Store(other),
     })
+}
+
+/// A key's answer to a login challenge, from the CLI (U2F) or a browser.
+enum KeyAnswer<'a> {
+    U2f(&'a U2fSignResponse<'a>),
+    WebAuthn(&'a WebAuthnAssertion<'a>),
 }
 
 /// Counts a refused login step by its error code, once, whichever surface
