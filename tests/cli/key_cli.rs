@@ -129,6 +129,13 @@ fn enroll_login_and_manage_keys(database: &str) {
     std::fs::write(&state, saved).unwrap();
     let green = SoftToken::start(&state, "auto");
     assert!(fails(&key_args("login", &url, &green.spec, &[]), &pw).contains("clone alarm"));
+    // Counted once, however many layers saw it.
+    let metrics = http.get(format!("{url}/metrics")).send().unwrap().text().unwrap();
+    let clones: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("keygate_login_total") && l.contains("possible_clone"))
+        .collect();
+    assert_eq!(clones, [r#"keygate_login_total{outcome="possible_clone"} 1"#], "{metrics}");
     drop(server);
 }
 
