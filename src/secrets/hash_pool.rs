@@ -246,31 +246,67 @@ mod tests {
         }
     }
 
+    /// Holds the jobs that wait on it until the test opens it, so the
+    /// queue's state is fixed while the test looks at it, whatever the load.
+    #[derive(Default)]
+    struct Gate(Mutex<bool>, Condvar);
+
+    impl Gate {
+        fn wait(&self) {
+            let mut open = self.0.lock().unwrap();
+            while !*open {
+                open = self.1.wait(open).unwrap();
+            }
+        }
+
+        fn open(&self) {
+            *self.0.lock().unwrap() = true;
+            self.1.notify_all();
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_answers_busy_at_once_and_priority_goes_first() {
         let hasher = PasswordHasher::new(1, 2);
-        // One running and two waiting fill it; a third waiting is refused at once.
+        let gate = Arc::new(Gate::default());
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let job = |label: &'static str| {
+            let (gate, done) = (Arc::clone(&gate), Arc::clone(&done));
+            move |_: &mut Vec<argon2::Block>| {
+                gate.wait();
+                done.lock().unwrap().push(label);
+                Ok(())
+            }
+        };
+        // One running and two waiting fill it, all held at the gate.
         let held: Vec<_> = (0..3)
             .map(|_| {
-                let hasher = hasher.clone();
-                tokio::spawn(async move { hasher.run(false, slow).await })
+                let (hasher, job) = (hasher.clone(), job("normal"));
+                tokio::spawn(async move { hasher.run(false, job).await })
             })
             .collect();
         until(&hasher, 1, 2).await;
-        let started = Instant::now();
-        assert!(matches!(hasher.verify(None, "x".into(), false).await, Err(PasswordError::Busy)));
-        assert!(started.elapsed() < Duration::from_millis(100), "refused without hashing");
-        // A priority request jumps the queue: it is done before the two
-        // normal ones that were waiting.
-        let hash = hash_now("pw").unwrap();
-        let started = Instant::now();
-        assert!(hasher.verify(Some(hash), "pw".into(), true).await.unwrap());
-        // In arrival order it would have waited for all three (900 ms).
-        assert!(started.elapsed() < Duration::from_millis(550), "{:?}", started.elapsed());
+        // A third normal request is refused without waiting for a slot: none
+        // can free up while the gate is shut.
+        let refused =
+            tokio::time::timeout(Duration::from_secs(10), hasher.verify(None, "x".into(), false)).await;
+        assert!(matches!(refused, Ok(Err(PasswordError::Busy))), "{refused:?}");
+        // A priority request is still taken, and jumps the queue: it runs
+        // right after the running job, before the two that were waiting.
+        let priority = tokio::spawn({
+            let (hasher, job) = (hasher.clone(), job("priority"));
+            async move { hasher.run(true, job).await }
+        });
+        until(&hasher, 1, 3).await;
+        gate.open();
+        priority.await.unwrap().unwrap();
         for task in held {
             task.await.unwrap().unwrap();
         }
+        assert_eq!(*done.lock().unwrap(), ["normal", "priority", "normal", "normal"]);
         assert_eq!((hasher.waiting(), hasher.running()), (0, 0));
+        let hash = hash_now("pw").unwrap();
+        assert!(hasher.verify(Some(hash), "pw".into(), true).await.unwrap());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
