@@ -65,8 +65,8 @@ fn bench(c: &mut Criterion) {
             api_key: &api_key,
             secret_sealed: &sealed,
             desktop: false,
-            redirect_uris: "[]",
-            allowed_ips: "[]",
+            redirect_uris: &[],
+            allowed_ips: &[],
             rate_limit_per_min: None,
         };
         let app_row = store.create_app(&new, unix_now()).await.unwrap_or_else(|e| panic!("{e}"));
@@ -76,7 +76,7 @@ fn bench(c: &mut Criterion) {
         let session = NewSession {
             token_hash: &TokenHash::of(&session_key),
             user_id: user.id,
-            kind: "legacy",
+            kind: keygate::store::SessionKind::Legacy,
             app_id: Some(app_row.id),
             secret_sealed: None,
             user_agent: None,

@@ -47,8 +47,8 @@ fn bench(c: &mut Criterion) {
             api_key: &api_key,
             secret_sealed: &sealed,
             desktop: false,
-            redirect_uris: "[]",
-            allowed_ips: "[]",
+            redirect_uris: &[],
+            allowed_ips: &[],
             rate_limit_per_min: None,
         };
         let app_row = store.create_app(&new, unix_now()).await.unwrap_or_else(|e| panic!("{e}"));

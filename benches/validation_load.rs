@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use keygate::clock::unix_now;
 use keygate::legacy::Params;
 use keygate::secrets::{ServerKey, TokenHash, context, random_hex, random_token};
-use keygate::store::{AppTokenKind, NewApp, NewAppToken, NewSession, NewUser, Store};
+use keygate::store::{AppTokenKind, NewApp, NewAppToken, NewSession, NewUser, SessionKind, Store};
 use serde_json::json;
 use sqlx::migrate::MigrateDatabase;
 
@@ -179,14 +179,14 @@ async fn seed(url: &str, key_file: &Path) -> Fixture {
         api_key: &api_key,
         secret_sealed: &sealed,
         desktop: false,
-        redirect_uris: "[]",
-        allowed_ips: "[]",
+        redirect_uris: &[],
+        allowed_ips: &[],
         rate_limit_per_min: None,
     };
     let app = store.create_app(&app, now).await.unwrap_or_else(|e| panic!("app: {e}"));
     let user = NewUser { name: "alice", display_name: None, password_hash: "$argon2id$unused" };
     let user = store.create_user(&user, now).await.unwrap_or_else(|e| panic!("user: {e}"));
-    let session = |token: &str, kind: &'static str, app_id: Option<i64>| {
+    let session = |token: &str, kind: SessionKind, app_id: Option<i64>| {
         let hash = TokenHash::of(token);
         let store = store.clone();
         async move {
@@ -204,9 +204,9 @@ async fn seed(url: &str, key_file: &Path) -> Fixture {
         }
     };
     let api_session = random_token(32);
-    session(&api_session, "api", None).await;
+    session(&api_session, SessionKind::Api, None).await;
     let session_key = random_hex(16);
-    session(&session_key, "legacy", Some(app.id)).await;
+    session(&session_key, SessionKind::Legacy, Some(app.id)).await;
     let access_token = random_token(48);
     let token = NewAppToken {
         kind: AppTokenKind::AccessToken,

@@ -208,6 +208,16 @@ impl Config {
         )
     }
 
+    /// The CAs `attestation = "trusted-ca"` accepts, read from
+    /// `attestation_roots`; `None` when no file is configured.
+    pub fn trust_roots(&self) -> Result<Option<crate::verify::TrustRoots>, crate::verify::VerifyError> {
+        let Some(path) = &self.attestation_roots else { return Ok(None) };
+        let pem = std::fs::read(path).map_err(|e| crate::verify::VerifyError::TrustRoot {
+            reason: format!("cannot read {}: {e}", path.display()),
+        })?;
+        crate::verify::TrustRoots::from_pem(&pem).map(Some)
+    }
+
     /// The server key file to use: the configured one or the default location.
     pub fn key_file_path(&self) -> PathBuf {
         self.key_file.clone().unwrap_or_else(|| default_key_file(&self.database))

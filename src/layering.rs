@@ -147,6 +147,23 @@ fn web_handlers_reach_the_database_only_through_services() {
 }
 
 #[test]
+fn services_leave_files_and_wire_formats_to_their_drivers() {
+    let (_, all) = graph();
+    let services = ["auth", "legacy", "oauth", "store"];
+    let mut offenders = Vec::new();
+    for path in all.iter().filter(|p| services.contains(&module_of(p).as_str())) {
+        let code = code(path);
+        if ["std::fs", "tokio::fs", "File::open"].iter().any(|io| code.contains(io)) {
+            offenders.push(format!("{} reads or writes files", path.display()));
+        }
+        if module_of(path) == "auth" && code.contains("serde_json::Value") {
+            offenders.push(format!("{} speaks wire JSON", path.display()));
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:?}");
+}
+
+#[test]
 fn the_check_sees_the_dependencies_it_forbids() {
     // Guards the guard: the parser finds what the rules are about.
     let (graph, _) = graph();

@@ -115,7 +115,7 @@ impl Auth {
                 }
             }
             AppRequest::Oauth(r) => {
-                crate::oauth::match_registered(&r.redirect_uri, &app.registered_redirect_uris())
+                crate::oauth::match_registered(&r.redirect_uri, &app.redirect_uris)
                     .map_err(|_| invalid("redirect_uri is not registered for this application"))?;
             }
         }
@@ -131,7 +131,6 @@ impl Auth {
         now: i64,
     ) -> Result<String, AuthError> {
         let app = self.check_app_request(request, now).await?;
-        let registered = app.registered_redirect_uris();
         let redirect = match request {
             AppRequest::Legacy(r) => {
                 let bound =
@@ -143,7 +142,7 @@ impl Auth {
                 }
                 r.next
                     .as_deref()
-                    .and_then(|next| crate::oauth::allowed_next(next, &registered))
+                    .and_then(|next| crate::oauth::allowed_next(next, &app.redirect_uris))
                     .map_or_else(|| LEGACY_DONE.to_owned(), String::from)
             }
             AppRequest::Oauth(r) => {

@@ -8,7 +8,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::session::Caller;
 use super::{Auth, AuthError, Ceremony};
 use crate::secrets;
-use crate::store::{ChallengePurpose, Credential, Enrolment, KeyRemoval, NewCredential, StoreError};
+use crate::store::{
+    ChallengePurpose, Credential, Enrolment, KeyRemoval, NewCredential, StoreError, Transport,
+};
 use crate::verify::{ClientData, ClientDataExpectation, U2fClientDataType, verify_registration};
 
 /// Longest key label accepted.
@@ -90,7 +92,7 @@ impl Auth {
             counter: 0,
             label: &label,
             attestation_subject: attestation.subject.as_deref(),
-            transports: "usb",
+            transports: &[Transport::Usb],
             webauthn: None,
         };
         let how = format!("attested by {}", new.attestation_subject.unwrap_or("-"));

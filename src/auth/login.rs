@@ -5,11 +5,11 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use super::app_request::AppRequest;
-use super::{Auth, AuthError, Ceremony, KIND_API, KIND_ENROLL, SESSION_TTL_SECS};
+use super::{Auth, AuthError, Ceremony, SESSION_TTL_SECS};
 use crate::secrets::{self, TokenHash};
 use crate::store::{
     Challenge, ChallengePurpose, CounterUpdate, Credential, KNOWN_NETWORK_KEEP_SECS, NewSession, Redemption,
-    StoreError, User,
+    SessionKind, StoreError, User,
 };
 use crate::verify::{
     AssertionExpectation, ClientDataExpectation, CounterVerdict, U2fClientDataType, verify_assertion,
@@ -158,7 +158,7 @@ impl Auth {
             return Err(AuthError::EnrollOnly);
         }
         if keys.is_empty() {
-            let session = self.issue_session(&user, KIND_ENROLL, None, now).await?;
+            let session = self.issue_session(&user, SessionKind::Enroll, None, now).await?;
             self.audit(
                 Some((user.id, &user.name)),
                 "login",
@@ -262,7 +262,7 @@ impl Auth {
         let stored = u32::try_from(credential.counter).unwrap_or(u32::MAX);
         let regressed = match CounterVerdict::judge(stored, asserted) {
             CounterVerdict::PossibleClone { .. } => true,
-            _ if credential.is_possible_clone() => true,
+            _ if credential.possible_clone => true,
             _ => matches!(
                 self.store.update_counter(credential.id, asserted, now).await?,
                 CounterUpdate::Regressed { .. }
@@ -343,7 +343,7 @@ impl Auth {
             }
             None => None,
         };
-        let session = self.issue_session(user, KIND_API, Some(now), now).await?;
+        let session = self.issue_session(user, SessionKind::Api, Some(now), now).await?;
         self.audit(Some((user.id, &user.name)), "login", how, Some(source), now).await;
         metrics::counter!("keygate_login_total", "outcome" => outcome).increment(1);
         Ok(LoginSuccess { session, redirect_to })
@@ -471,7 +471,7 @@ impl Auth {
     pub(crate) async fn issue_session(
         &self,
         user: &User,
-        kind: &str,
+        kind: SessionKind,
         verified_at: Option<i64>,
         now: i64,
     ) -> Result<IssuedSession, AuthError> {

@@ -34,10 +34,6 @@ pub const SESSION_TTL_SECS: i64 = 12 * 3600;
 /// Adding a key, new recovery codes and removing the last key need a second
 /// factor (the login's, or a step-up) younger than this.
 pub const STEP_UP_SECS: i64 = 5 * 60;
-/// Session kind of a full (password + key) API session.
-pub const KIND_API: &str = "api";
-/// Session kind of a session that may only enroll a first key.
-pub const KIND_ENROLL: &str = "enroll";
 
 /// Limits on guessing, chosen so a person never meets them and a script soon does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,17 +125,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Derives the settings from the configuration, loading trust roots.
-    pub fn from_config(config: &Config) -> Result<Self, VerifyError> {
-        let roots = match &config.attestation_roots {
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| VerifyError::TrustRoot {
-                    reason: format!("cannot read {}: {e}", path.display()),
-                })?;
-                Some(TrustRoots::from_pem(&pem)?)
-            }
-            None => None,
-        };
+    /// Derives the settings from the configuration and the trust roots it
+    /// names (read by the caller: see [`Config::trust_roots`]).
+    pub fn from_config(config: &Config, roots: Option<TrustRoots>) -> Result<Self, VerifyError> {
         Ok(Self {
             rp_id: config.rp_id.clone(),
             app_param: crate::verify::app_param(&config.rp_id),

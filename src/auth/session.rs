@@ -2,9 +2,9 @@
 
 use std::net::IpAddr;
 
-use super::{Auth, AuthError, KIND_API, KIND_ENROLL, STEP_UP_SECS};
+use super::{Auth, AuthError, STEP_UP_SECS};
 use crate::secrets::TokenHash;
-use crate::store::{App, Credential, Session, StoreError, User};
+use crate::store::{App, Credential, Session, SessionKind, StoreError, User};
 
 /// The caller behind a valid Bearer token.
 #[derive(Clone, Debug)]
@@ -19,7 +19,7 @@ impl Caller {
     /// The caller of a live session found with its user: only API and
     /// enroll-only sessions of an enabled account are callers.
     pub(crate) fn checked(session: Session, user: User) -> Result<Self, AuthError> {
-        if session.kind != KIND_API && session.kind != KIND_ENROLL {
+        if !session.kind.is_users_own() {
             return Err(AuthError::Unauthorized);
         }
         if user.is_disabled() {
@@ -30,7 +30,7 @@ impl Caller {
 
     /// True for a session that may only enroll a first key.
     pub fn is_enroll_only(&self) -> bool {
-        self.session.kind == KIND_ENROLL
+        self.session.kind == SessionKind::Enroll
     }
 
     /// Refuses enroll-only sessions.
@@ -79,7 +79,7 @@ impl Auth {
     /// The caller's live API sessions.
     pub async fn sessions(&self, caller: &Caller, now: i64) -> Result<Vec<Session>, AuthError> {
         let all = self.store.sessions_for_user(caller.user.id, now).await?;
-        Ok(all.into_iter().filter(|s| s.kind == KIND_API || s.kind == KIND_ENROLL).collect())
+        Ok(all.into_iter().filter(|s| s.kind.is_users_own()).collect())
     }
 
     /// Ends one of the caller's sessions.

@@ -11,18 +11,17 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::Value;
 use webauthn_rs_core::WebauthnCore;
 use webauthn_rs_core::proto::{
-    AttestationConveyancePreference, AuthenticatorAttachment, COSEAlgorithm, COSEKeyType, Credential,
-    CredentialProtectionPolicy, ExtnState, RegisterPublicKeyCredential, RegistrationState,
-    SerialisableAttestationData, UserVerificationPolicy,
+    AttestationConveyancePreference, AuthenticatorAttachment, COSEAlgorithm, COSEKeyType,
+    CreationChallengeResponse, Credential, CredentialProtectionPolicy, ExtnState,
+    RegisterPublicKeyCredential, RegistrationState, SerialisableAttestationData, UserVerificationPolicy,
 };
 
 use super::keys::{Registered, check_label};
 use super::session::Caller;
 use super::{Auth, AuthError, Ceremony};
-use crate::store::NewCredential;
+use crate::store::{NewCredential, Transport};
 use crate::verify::{AttestationCertificate, AttestationPolicy, ClientData, VerifyError};
 
 /// The longest credential id a U2F key handle can carry (its length byte).
@@ -52,8 +51,13 @@ impl Auth {
 
     /// Creation options for a new security key: cross-platform, user
     /// presence only, ES256 only, direct attestation, the user's keys
-    /// excluded. Returns the `{publicKey}` JSON for the browser.
-    pub async fn webauthn_register_start(&self, caller: &Caller, now: i64) -> Result<Value, AuthError> {
+    /// excluded: the `{publicKey}` options the browser passes to
+    /// `navigator.credentials.create`.
+    pub async fn webauthn_register_start(
+        &self,
+        caller: &Caller,
+        now: i64,
+    ) -> Result<CreationChallengeResponse, AuthError> {
         let keys = self.may_add_key(caller, now).await?;
         let core = self.webauthn_core()?;
         let user = &caller.user;
@@ -73,7 +77,7 @@ impl Auth {
         let id = URL_SAFE_NO_PAD.encode(&challenge);
         let ceremony = Ceremony::Register { session_id: caller.session.id, webauthn_state: Some(&state) };
         self.open_challenge(&id, caller.user.id, ceremony, &challenge, now).await?;
-        serde_json::to_value(&options).map_err(|e| AuthError::InvalidRequest(e.to_string()))
+        Ok(options)
     }
 
     /// Checks a browser's registration against the pending ceremony, applies
@@ -110,12 +114,11 @@ impl Auth {
             }
         };
         super::login::consume(&self.store, &pending.id, now).await?;
-        let transports = registered
-            .transports
-            .as_ref()
-            .map(|list| list.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","))
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| "usb".to_owned());
+        let mut transports: Vec<Transport> =
+            registered.transports.iter().flatten().filter_map(|t| t.to_string().parse().ok()).collect();
+        if transports.is_empty() {
+            transports.push(Transport::Usb);
+        }
         let stored = serde_json::to_string(&registered).ok();
         let new = NewCredential {
             user_id: caller.user.id,

@@ -82,15 +82,13 @@ async fn add(args: AppAddArgs) -> Result<(), CliError> {
     let api_key = random_hex(16);
     let secret = random_hex(16);
     let sealed = server_key.seal(secret.as_bytes(), &context::app_secret(&api_key));
-    let redirect_json = to_json(&redirect_uris)?;
-    let allowed_json = to_json(&allowed)?;
     let new = NewApp {
         name: &args.name,
         api_key: &api_key,
         secret_sealed: &sealed,
         desktop: args.desktop,
-        redirect_uris: &redirect_json,
-        allowed_ips: &allowed_json,
+        redirect_uris: &redirect_uris,
+        allowed_ips: &allowed,
         rate_limit_per_min: rate_limit,
     };
     let app = match store.create_app(&new, unix_now()).await {
@@ -118,7 +116,7 @@ async fn list(db: DatabaseArgs) -> Result<(), CliError> {
     println!("{:<width$}  {:<32}  {:<7}  {:<10}  CREATED", "NAME", "API_KEY", "DESKTOP", "LIMIT");
     for app in apps {
         let limit = app.rate_limit_per_min.map_or_else(|| "-".to_owned(), |n| format!("{n}/min"));
-        let desktop = if app.desktop != 0 { "yes" } else { "no" };
+        let desktop = if app.desktop { "yes" } else { "no" };
         println!(
             "{:<width$}  {:<32}  {:<7}  {:<10}  {}",
             app.name,
@@ -193,10 +191,6 @@ async fn audit(store: &Store, event: &str, detail: &str) -> Result<(), CliError>
 
 fn db_error(e: StoreError) -> CliError {
     CliError::other(e.to_string())
-}
-
-fn to_json(values: &[impl Serialize]) -> Result<String, CliError> {
-    serde_json::to_string(values).map_err(|e| CliError::other(e.to_string()))
 }
 
 /// App names are shown to users at sign-in: printable, 1 to 64 characters.

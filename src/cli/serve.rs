@@ -59,7 +59,10 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let store = Store::open_with(&config.database, &config.store_options()).await.map_err(|e| {
         CliError::other(format!("cannot open the database {}: {e}", store::redact_url(&config.database)))
     })?;
-    crate::auth::Settings::from_config(&config).map_err(|e| CliError::other(format!("attestation: {e}")))?;
+    config
+        .trust_roots()
+        .and_then(|roots| crate::auth::Settings::from_config(&config, roots))
+        .map_err(|e| CliError::other(format!("attestation: {e}")))?;
     let key_file = config.key_file_path();
     let server_key = ServerKey::load(config.server_key.as_ref().map(|k| k.0.as_str()), &key_file)
         .map_err(|e| CliError::other(e.to_string()))?;

@@ -7,14 +7,14 @@ use std::net::IpAddr;
 
 use super::{Call, ErrorCode, LegacyError, Method, Value};
 use crate::secrets::{self, ServerKey, TokenHash, context};
-use crate::store::{App, AppTokenKind, NewAppToken, NewSession, RevokeReason, Session, Store, StoreError};
+use crate::store::{
+    App, AppTokenKind, NewAppToken, NewSession, RevokeReason, Session, SessionKind, Store, StoreError,
+};
 
 /// How long an auth_token waits for its login.
 const AUTH_TOKEN_SECS: i64 = 10 * 60;
 /// How long a legacy session lasts.
 const SESSION_SECS: i64 = 24 * 60 * 60;
-/// The session kind the store keeps legacy sessions under.
-const SESSION_KIND: &str = "legacy";
 
 /// Why a call failed: a refusal for the client, or a fault of ours.
 #[derive(Debug)]
@@ -65,7 +65,7 @@ impl Service<'_> {
             None => store.app_by_api_key(&call.api_key).await?.map(|app| (app, None)),
         }
         .ok_or(ErrorCode::InvalidApiKey)?;
-        if !app.allows_source(client)? {
+        if !app.allows_source(client) {
             return Err(ErrorCode::UnauthorizedSource.into());
         }
         let session = if call.signed_with_session_secret {
@@ -182,7 +182,7 @@ impl Service<'_> {
         let session_hash = TokenHash::of(&session_key);
         let wants_secret =
             call.params.get("generate_session_secret").is_some_and(|v| v == "1" || v == "true");
-        let secret = (wants_secret || app.desktop != 0).then(|| secrets::random_hex(16));
+        let secret = (wants_secret || app.desktop).then(|| secrets::random_hex(16));
         let sealed = secret
             .as_ref()
             .map(|s| self.server_key.seal(s.as_bytes(), &context::session_secret(&session_hash)));
@@ -190,7 +190,7 @@ impl Service<'_> {
         let new = NewSession {
             token_hash: &session_hash,
             user_id,
-            kind: SESSION_KIND,
+            kind: SessionKind::Legacy,
             app_id: Some(app.id),
             secret_sealed: sealed.as_deref(),
             user_agent: None,
@@ -219,7 +219,7 @@ fn session_key(call: &Call) -> Result<&str, Failure> {
 fn live_session(app: &App, call: &Call, found: Option<Session>) -> Result<Session, Failure> {
     session_key(call)?;
     let session = found.ok_or(ErrorCode::InvalidSession)?;
-    if session.kind != SESSION_KIND || session.app_id != Some(app.id) {
+    if session.kind != SessionKind::Legacy || session.app_id != Some(app.id) {
         return Err(ErrorCode::InvalidSession.into());
     }
     Ok(session)

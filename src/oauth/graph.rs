@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{AppCredentials, OAuthError, OAuthErrorKind};
 use crate::secrets::{self, ServerKey, TokenHash, context};
-use crate::store::{App, AppToken, AppTokenKind, NewAppToken, Store, StoreError, User};
+use crate::store::{App, AppToken, AppTokenKind, NewAppToken, RevokeReason, Store, StoreError, User};
 
 /// Short-lived user tokens from the dialog's code: two hours.
 pub const SHORT_TOKEN_SECS: i64 = 2 * 3600;
@@ -99,7 +99,7 @@ impl Graph<'_> {
     /// calls count, so a stranger who knows the public client_id cannot
     /// use up an app's allowance.
     async fn admit(&self, app: &App, now: i64) -> Result<(), OAuthError> {
-        if !app.allows_source(self.source)? {
+        if !app.allows_source(self.source) {
             return Err(OAuthError::new(OAuthErrorKind::UnauthorizedSource));
         }
         if !self.store.count_app_call(app, now).await? {
@@ -321,7 +321,7 @@ impl Graph<'_> {
     pub async fn client_code(&self, params: &Params, now: i64) -> Result<Value, OAuthError> {
         let app = self.client(params, now).await?;
         let redirect_uri = param(params, "redirect_uri")?;
-        if super::match_registered(redirect_uri, &app.registered_redirect_uris()).is_err() {
+        if super::match_registered(redirect_uri, &app.redirect_uris).is_err() {
             return Err(OAuthError::new(OAuthErrorKind::RedirectUriNotRegistered));
         }
         let token = self.user_token(param(params, "access_token")?, now).await?;
@@ -422,8 +422,8 @@ fn access_token(params: &Params) -> Result<&str, OAuthError> {
 /// precisely why not (revoked, password changed, expired, user disabled).
 fn judge_user_token(row: AppToken, app: App, user: Option<User>, now: i64) -> Result<UserToken, OAuthError> {
     let invalid = || OAuthError::new(OAuthErrorKind::TokenInvalid);
-    match row.revoked_reason.as_deref() {
-        Some("password_changed") => return Err(OAuthError::new(OAuthErrorKind::PasswordChanged)),
+    match row.revoked_reason {
+        Some(RevokeReason::PasswordChanged) => return Err(OAuthError::new(OAuthErrorKind::PasswordChanged)),
         Some(_) => return Err(invalid()),
         None if row.revoked_at.is_some() => return Err(invalid()),
         None => {}

@@ -1,18 +1,18 @@
-//! Applications and what they hold: the registered app (sealed secret,
-//! redirect URIs, allowed addresses, rate limit), its tokens (legacy
-//! auth_tokens, OAuth codes, access and app tokens; one table, told apart by
-//! kind, stored as hashes), and the permissions users granted it.
+//! Registered applications: sealed secret, redirect URIs, the networks they
+//! may call from, their rate limit. What they hold lives in `app_tokens`.
 
-use std::sync::LazyLock;
+use std::net::IpAddr;
 
+use ipnet::IpNet;
 use sqlx::FromRow;
+use sqlx::any::AnyRow;
 
-use super::users::USER_COLUMNS;
-use super::{Store, StoreError, User};
-use crate::secrets::TokenHash;
+use super::AppTokenKind;
+use super::values::{decode_json_list, encode_json_list};
+use super::{Store, StoreError};
 
 /// A registered application.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct App {
     /// Numeric app id.
     pub id: i64,
@@ -22,12 +22,12 @@ pub struct App {
     pub api_key: String,
     /// AES-GCM sealed app secret (sig checks need it back).
     pub secret_sealed: Vec<u8>,
-    /// 1 for desktop apps (always get a session secret).
-    pub desktop: i64,
-    /// JSON array of registered redirect URIs.
-    pub redirect_uris: String,
-    /// JSON array of allowed source CIDRs (empty: any).
-    pub allowed_ips: String,
+    /// A desktop app: its sessions always get a session secret.
+    pub desktop: bool,
+    /// Registered redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Networks calls may come from; empty: any.
+    pub allowed_ips: Vec<IpNet>,
     /// Calls per minute, `None` for unlimited.
     pub rate_limit_per_min: Option<i64>,
     /// Unix seconds.
@@ -39,37 +39,36 @@ pub struct App {
 impl App {
     /// Reads an app whose columns a join selected with `prefix` (see
     /// `store::qualified`).
-    pub(super) fn from_prefixed(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
+    pub(super) fn from_prefixed(row: &AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
         use sqlx::Row;
         let col = |name: &str| format!("{prefix}{name}");
+        let desktop: i64 = row.try_get(col("desktop").as_str())?;
+        let redirect_uris: String = row.try_get(col("redirect_uris").as_str())?;
+        let allowed_ips: String = row.try_get(col("allowed_ips").as_str())?;
         Ok(Self {
             id: row.try_get(col("id").as_str())?,
             name: row.try_get(col("name").as_str())?,
             api_key: row.try_get(col("api_key").as_str())?,
             secret_sealed: row.try_get(col("secret_sealed").as_str())?,
-            desktop: row.try_get(col("desktop").as_str())?,
-            redirect_uris: row.try_get(col("redirect_uris").as_str())?,
-            allowed_ips: row.try_get(col("allowed_ips").as_str())?,
+            desktop: desktop != 0,
+            redirect_uris: decode_json_list("apps.redirect_uris", &redirect_uris)?,
+            allowed_ips: decode_json_list("apps.allowed_ips", &allowed_ips)?,
             rate_limit_per_min: row.try_get(col("rate_limit_per_min").as_str())?,
             created_at: row.try_get(col("created_at").as_str())?,
             secret_rotated_at: row.try_get(col("secret_rotated_at").as_str())?,
         })
     }
 
-    /// The registered redirect URIs (stored as a JSON array; unreadable
-    /// text registers none, so nothing is redirected to).
-    pub fn registered_redirect_uris(&self) -> Vec<String> {
-        serde_json::from_str(&self.redirect_uris).unwrap_or_default()
-    }
-
     /// Whether a call from `source` may act for this app: any address when
-    /// no network is listed, else one inside a listed network. A list that
-    /// does not parse is [`StoreError::Corrupt`] (refuse, never open up).
-    pub fn allows_source(&self, source: std::net::IpAddr) -> Result<bool, StoreError> {
-        let networks: Vec<ipnet::IpNet> = serde_json::from_str(&self.allowed_ips).map_err(|e| {
-            StoreError::Corrupt { what: "apps.allowed_ips", detail: format!("app {}: {e}", self.id) }
-        })?;
-        Ok(networks.is_empty() || networks.iter().any(|net| net.contains(&source)))
+    /// no network is listed, else one inside a listed network.
+    pub fn allows_source(&self, source: IpAddr) -> bool {
+        self.allowed_ips.is_empty() || self.allowed_ips.iter().any(|net| net.contains(&source))
+    }
+}
+
+impl FromRow<'_, AnyRow> for App {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Self::from_prefixed(row, "")
     }
 }
 
@@ -84,124 +83,16 @@ pub struct NewApp<'a> {
     pub secret_sealed: &'a [u8],
     /// Desktop app.
     pub desktop: bool,
-    /// JSON array of redirect URIs.
-    pub redirect_uris: &'a str,
-    /// JSON array of CIDRs.
-    pub allowed_ips: &'a str,
+    /// Redirect URIs.
+    pub redirect_uris: &'a [String],
+    /// Networks calls may come from; empty: any.
+    pub allowed_ips: &'a [IpNet],
     /// Calls per minute.
     pub rate_limit_per_min: Option<u32>,
 }
 
-/// Kinds of application tokens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AppTokenKind {
-    /// Legacy `auth.createToken` token, bound to a user by login.php.
-    AuthToken,
-    /// OAuth authorization code (single use).
-    OauthCode,
-    /// `/oauth/client_code` code (single use).
-    ClientCode,
-    /// User access token.
-    AccessToken,
-    /// `client_credentials` app token.
-    AppToken,
-}
-
-impl AppTokenKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AuthToken => "auth_token",
-            Self::OauthCode => "oauth_code",
-            Self::ClientCode => "client_code",
-            Self::AccessToken => "access_token",
-            Self::AppToken => "app_token",
-        }
-    }
-}
-
-/// A stored application token.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct AppToken {
-    /// Row id.
-    pub id: i64,
-    /// `auth_token`, `oauth_code`, … (see [`AppTokenKind::as_str`]).
-    pub kind: String,
-    /// SHA-256 of the token.
-    pub token_hash: Vec<u8>,
-    /// Issuing application.
-    pub app_id: i64,
-    /// The user it speaks for, once bound.
-    pub user_id: Option<i64>,
-    /// JSON of kind-specific data (redirect_uri, scopes, next, machine_id).
-    pub data: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds, `None` for tokens that live until revoked.
-    pub expires_at: Option<i64>,
-    /// Unix seconds when a user was bound.
-    pub bound_at: Option<i64>,
-    /// Unix seconds when consumed.
-    pub consumed_at: Option<i64>,
-    /// Unix seconds when revoked (password change, disabling, app revocation).
-    pub revoked_at: Option<i64>,
-    /// Why it was revoked: `password_changed`, `user_disabled`, `revoked`
-    /// or `code_reused`.
-    pub revoked_reason: Option<String>,
-    /// The code or token it was issued from, if any.
-    pub issued_from: Option<i64>,
-}
-
-/// What issuing a token stores.
-#[derive(Clone, Debug)]
-pub struct NewAppToken<'a> {
-    /// Kind.
-    pub kind: AppTokenKind,
-    /// Hash of the token.
-    pub token_hash: &'a TokenHash,
-    /// Application.
-    pub app_id: i64,
-    /// User, when known at issue.
-    pub user_id: Option<i64>,
-    /// JSON data.
-    pub data: &'a str,
-    /// Expiry.
-    pub expires_at: Option<i64>,
-    /// The code or token (row id) it is issued from, so reusing that code
-    /// revokes it.
-    pub issued_from: Option<i64>,
-}
-
 pub(super) const APP_COLUMNS: &str = "id, name, api_key, secret_sealed, desktop, redirect_uris, allowed_ips, \
                            rate_limit_per_min, created_at, secret_rotated_at";
-const TOKEN_COLUMNS: &str = "id, kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at, \
-                             consumed_at, revoked_at, revoked_reason, issued_from";
-
-/// Why a token was revoked, as stored in `revoked_reason`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RevokeReason {
-    /// The user's password changed (OAuth subcode 460).
-    PasswordChanged,
-    /// The user was disabled.
-    UserDisabled,
-    /// The user or the app revoked it (`DELETE /me/permissions`, `auth.revokeAuthorization`).
-    Revoked,
-    /// The code it descends from was presented a second time (RFC 6749 §4.1.2).
-    CodeReused,
-}
-
-impl RevokeReason {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PasswordChanged => "password_changed",
-            Self::UserDisabled => "user_disabled",
-            Self::Revoked => "revoked",
-            Self::CodeReused => "code_reused",
-        }
-    }
-}
-
 impl Store {
     /// Registers an application; `Conflict` when the name or api_key is taken.
     pub async fn create_app(&self, new: &NewApp<'_>, now: i64) -> Result<App, StoreError> {
@@ -214,8 +105,8 @@ impl Store {
         .bind(new.api_key)
         .bind(new.secret_sealed)
         .bind(i64::from(new.desktop))
-        .bind(new.redirect_uris)
-        .bind(new.allowed_ips)
+        .bind(encode_json_list(new.redirect_uris)?)
+        .bind(encode_json_list(new.allowed_ips)?)
         .bind(new.rate_limit_per_min.map(i64::from))
         .bind(now)
         .fetch_one(&self.pool)
@@ -289,311 +180,11 @@ impl Store {
         Ok(())
     }
 
-    /// Issues a token.
-    pub async fn create_app_token(&self, new: &NewAppToken<'_>, now: i64) -> Result<AppToken, StoreError> {
-        sqlx::query_as::<_, AppToken>(&format!(
-            "INSERT INTO app_tokens (kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at, \
-                 issued_from) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $4 IS NULL THEN NULL ELSE $6 END, $8) \
-             RETURNING {TOKEN_COLUMNS}"
-        ))
-        .bind(new.kind.as_str())
-        .bind(new.token_hash.as_slice())
-        .bind(new.app_id)
-        .bind(new.user_id)
-        .bind(new.data)
-        .bind(now)
-        .bind(new.expires_at)
-        .bind(new.issued_from)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| StoreError::classify(e, "token"))
-    }
-
     /// Counts one call made for `app` against its per-minute limit (shared
     /// by the legacy and Graph APIs, across instances); false when over it.
     pub async fn count_app_call(&self, app: &App, now: i64) -> Result<bool, StoreError> {
         let Some(limit) = app.rate_limit_per_min else { return Ok(true) };
         let hit = self.rate_limit_hit(&format!("app:{}", app.id), 60, now).await?;
         Ok(i64::from(hit.hits) <= limit)
-    }
-
-    /// Marks a consumed code as presented again. Returns nothing; whoever
-    /// issued a token from it checks [`Store::code_reused`] afterwards, so a
-    /// token issued while a reuse is being handled is revoked all the same.
-    pub async fn mark_code_reused(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE app_tokens SET revoked_at = COALESCE(revoked_at, $2), \
-                 revoked_reason = COALESCE(revoked_reason, $3) WHERE id = $1",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(RevokeReason::CodeReused.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Whether the code `id` was presented again after its first use.
-    pub async fn code_reused(&self, id: i64) -> Result<bool, StoreError> {
-        let reason: Option<Option<String>> =
-            sqlx::query_scalar("SELECT revoked_reason FROM app_tokens WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.read())
-                .await?;
-        Ok(reason.flatten().as_deref() == Some(RevokeReason::CodeReused.as_str()))
-    }
-
-    /// Revokes every live token issued from the code or token `id`, and
-    /// those issued from them in turn (a long-lived token exchanged from a
-    /// code's token); returns how many. For a reused OAuth code.
-    pub async fn revoke_issued_from(&self, id: i64, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE app_tokens SET revoked_at = $2, revoked_reason = $3 \
-             WHERE revoked_at IS NULL AND id IN ( \
-                 WITH RECURSIVE issued(id) AS ( \
-                     SELECT id FROM app_tokens WHERE issued_from = $1 \
-                     UNION SELECT t.id FROM app_tokens t JOIN issued i ON t.issued_from = i.id \
-                 ) SELECT id FROM issued)",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(RevokeReason::CodeReused.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    /// A token of this kind in any state (expired, consumed, revoked), for
-    /// answers that must say why a token is invalid (`debug_token`).
-    pub async fn find_app_token(
-        &self,
-        kind: AppTokenKind,
-        token_hash: &TokenHash,
-    ) -> Result<Option<AppToken>, StoreError> {
-        Ok(sqlx::query_as::<_, AppToken>(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2"
-        ))
-        .bind(kind.as_str())
-        .bind(token_hash.as_slice())
-        .fetch_optional(self.read())
-        .await?)
-    }
-
-    /// A token of this kind with its app and, when bound, its user, in one
-    /// read whatever its state (the caller says why it is unusable): what
-    /// `/me` and `debug_token` check on every call.
-    pub async fn app_token_with_owner(
-        &self,
-        kind: AppTokenKind,
-        token_hash: &TokenHash,
-    ) -> Result<Option<(AppToken, App, Option<User>)>, StoreError> {
-        static QUERY: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "SELECT {}, {}, {} FROM app_tokens t JOIN apps a ON a.id = t.app_id \
-                 LEFT JOIN users u ON u.id = t.user_id WHERE t.kind = $1 AND t.token_hash = $2",
-                super::qualified(TOKEN_COLUMNS, "t", ""),
-                super::qualified(APP_COLUMNS, "a", "a_"),
-                super::qualified(USER_COLUMNS, "u", "u_"),
-            )
-        });
-        let row = sqlx::query(&QUERY)
-            .bind(kind.as_str())
-            .bind(token_hash.as_slice())
-            .fetch_optional(self.read())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let token = AppToken::from_row(&row)?;
-        let app = App::from_prefixed(&row, "a_")?;
-        let user_id: Option<i64> = sqlx::Row::try_get(&row, "u_id")?;
-        let user = user_id.map(|_| User::from_prefixed(&row, "u_")).transpose()?;
-        Ok(Some((token, app, user)))
-    }
-
-    /// The app with this api_key and, if it issued one, its token of this
-    /// kind with the token's user, in one read whatever the token's state:
-    /// what `debug_token` checks on every call (a token of another app is
-    /// not found, which is what such a token is to this app).
-    pub async fn app_and_its_token(
-        &self,
-        api_key: &str,
-        kind: AppTokenKind,
-        token_hash: &TokenHash,
-    ) -> Result<Option<(App, Option<(AppToken, Option<User>)>)>, StoreError> {
-        static QUERY: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "SELECT {}, {}, {} FROM apps a \
-                 LEFT JOIN app_tokens t ON t.app_id = a.id AND t.kind = $2 AND t.token_hash = $3 \
-                 LEFT JOIN users u ON u.id = t.user_id WHERE a.api_key = $1",
-                super::qualified(TOKEN_COLUMNS, "t", ""),
-                super::qualified(APP_COLUMNS, "a", "a_"),
-                super::qualified(USER_COLUMNS, "u", "u_"),
-            )
-        });
-        let row = sqlx::query(&QUERY)
-            .bind(api_key)
-            .bind(kind.as_str())
-            .bind(token_hash.as_slice())
-            .fetch_optional(self.read())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let app = App::from_prefixed(&row, "a_")?;
-        let token_id: Option<i64> = sqlx::Row::try_get(&row, "id")?;
-        if token_id.is_none() {
-            return Ok(Some((app, None)));
-        }
-        let token = AppToken::from_row(&row)?;
-        let user_id: Option<i64> = sqlx::Row::try_get(&row, "u_id")?;
-        let user = user_id.map(|_| User::from_prefixed(&row, "u_")).transpose()?;
-        Ok(Some((app, Some((token, user)))))
-    }
-
-    /// A live (unexpired, unconsumed, unrevoked) token of this kind.
-    pub async fn app_token(
-        &self,
-        kind: AppTokenKind,
-        token_hash: &TokenHash,
-        now: i64,
-    ) -> Result<Option<AppToken>, StoreError> {
-        Ok(sqlx::query_as::<_, AppToken>(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2 \
-             AND consumed_at IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
-        ))
-        .bind(kind.as_str())
-        .bind(token_hash.as_slice())
-        .bind(now)
-        .fetch_optional(self.read())
-        .await?)
-    }
-
-    /// Binds an unbound, live auth_token of `app_id` to the user who just
-    /// completed login.php; false when there was no such token.
-    pub async fn bind_auth_token(
-        &self,
-        token_hash: &TokenHash,
-        app_id: i64,
-        user_id: i64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE app_tokens SET user_id = $1, bound_at = $2 \
-             WHERE kind = $3 AND token_hash = $4 AND app_id = $5 AND user_id IS NULL \
-             AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
-        )
-        .bind(user_id)
-        .bind(now)
-        .bind(AppTokenKind::AuthToken.as_str())
-        .bind(token_hash.as_slice())
-        .bind(app_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Consumes a single-use token that is bound to a user: exactly one of any
-    /// number of concurrent callers wins. Losers get `AlreadyUsed`, `Expired`,
-    /// `Pending` (not bound yet: left untouched) or `NotFound`.
-    pub async fn consume_app_token(
-        &self,
-        kind: AppTokenKind,
-        token_hash: &TokenHash,
-        now: i64,
-    ) -> Result<AppToken, StoreError> {
-        let won = sqlx::query_as::<_, AppToken>(&format!(
-            "UPDATE app_tokens SET consumed_at = $3 \
-             WHERE kind = $1 AND token_hash = $2 AND consumed_at IS NULL AND revoked_at IS NULL \
-             AND user_id IS NOT NULL AND (expires_at IS NULL OR expires_at > $3) RETURNING {TOKEN_COLUMNS}"
-        ))
-        .bind(kind.as_str())
-        .bind(token_hash.as_slice())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(token) = won {
-            return Ok(token);
-        }
-        Err(match self.find_app_token(kind, token_hash).await? {
-            None => StoreError::NotFound(kind.as_str()),
-            Some(t) if t.consumed_at.is_some() => StoreError::AlreadyUsed(kind.as_str()),
-            Some(t) if t.revoked_at.is_some() => StoreError::NotFound(kind.as_str()),
-            Some(t) if t.expires_at.is_some_and(|e| e <= now) => StoreError::Expired(kind.as_str()),
-            Some(_) => StoreError::Pending(kind.as_str()),
-        })
-    }
-
-    /// Revokes every live token of the user for one app (or for all apps when
-    /// `app_id` is `None`); returns how many. Rows stay, marked with the
-    /// reason, until the purge removes them.
-    pub async fn revoke_app_tokens(
-        &self,
-        user_id: i64,
-        app_id: Option<i64>,
-        reason: RevokeReason,
-        now: i64,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE app_tokens SET revoked_at = $3, revoked_reason = $4 \
-             WHERE user_id = $1 AND ($2 IS NULL OR app_id = $2) AND revoked_at IS NULL AND consumed_at IS NULL",
-        )
-        .bind(user_id)
-        .bind(app_id)
-        .bind(now)
-        .bind(reason.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    /// Adds permissions to the user's grant set for an app (existing ones stay).
-    pub async fn grant_permissions(
-        &self,
-        user_id: i64,
-        app_id: i64,
-        permissions: &[&str],
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for permission in permissions {
-            sqlx::query(
-                "INSERT INTO permissions (user_id, app_id, permission, granted_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (user_id, app_id, permission) DO NOTHING",
-            )
-            .bind(user_id)
-            .bind(app_id)
-            .bind(*permission)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The permissions the user granted the app, sorted.
-    pub async fn permissions(&self, user_id: i64, app_id: i64) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT permission FROM permissions WHERE user_id = $1 AND app_id = $2 ORDER BY permission",
-        )
-        .bind(user_id)
-        .bind(app_id)
-        .fetch_all(self.read())
-        .await?)
-    }
-
-    /// Removes one granted permission; false when it was not granted.
-    pub async fn revoke_permission(
-        &self,
-        user_id: i64,
-        app_id: i64,
-        permission: &str,
-    ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM permissions WHERE user_id = $1 AND app_id = $2 AND permission = $3")
-                .bind(user_id)
-                .bind(app_id)
-                .bind(permission)
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() > 0)
     }
 }

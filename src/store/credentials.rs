@@ -4,11 +4,12 @@
 //! application parameter and WebAuthn's rpIdHash.
 
 use super::users::lock_user;
-use super::{Store, StoreError};
+use super::values::{corrupt, decode_transports, encode_transports};
+use super::{Store, StoreError, Transport};
 use crate::secrets::CodeMac;
 
 /// A stored security key.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credential {
     /// Row id, shown to users as the key's id.
     pub id: i64,
@@ -26,23 +27,16 @@ pub struct Credential {
     pub label: String,
     /// Subject of the attestation certificate, when there was one.
     pub attestation_subject: Option<String>,
-    /// Comma-separated transports (`usb,nfc`), possibly empty.
-    pub transports: String,
+    /// How browsers can reach it, possibly none known.
+    pub transports: Vec<Transport>,
     /// Serialised webauthn-rs credential for the browser path, when registered there.
     pub webauthn: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds of the last successful login.
     pub last_used_at: Option<i64>,
-    /// 1 once a counter regression was seen: the key may have been cloned and is refused.
-    pub possible_clone: i64,
-}
-
-impl Credential {
-    /// True once a counter regression flagged the key.
-    pub fn is_possible_clone(&self) -> bool {
-        self.possible_clone != 0
-    }
+    /// Set once a counter regression was seen: the key may have been cloned and is refused.
+    pub possible_clone: bool,
 }
 
 /// What enrolling a key stores.
@@ -62,8 +56,8 @@ pub struct NewCredential<'a> {
     pub label: &'a str,
     /// Attestation certificate subject.
     pub attestation_subject: Option<&'a str>,
-    /// Comma-separated transports.
-    pub transports: &'a str,
+    /// How browsers can reach it.
+    pub transports: &'a [Transport],
     /// Serialised webauthn-rs credential, if any.
     pub webauthn: Option<&'a str>,
 }
@@ -113,6 +107,8 @@ impl Credential {
     pub(super) fn from_prefixed(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
         use sqlx::Row;
         let col = |name: &str| format!("{prefix}{name}");
+        let transports: String = row.try_get(col("transports").as_str())?;
+        let possible_clone: i64 = row.try_get(col("possible_clone").as_str())?;
         Ok(Self {
             id: row.try_get(col("id").as_str())?,
             user_id: row.try_get(col("user_id").as_str())?,
@@ -122,12 +118,18 @@ impl Credential {
             counter: row.try_get(col("counter").as_str())?,
             label: row.try_get(col("label").as_str())?,
             attestation_subject: row.try_get(col("attestation_subject").as_str())?,
-            transports: row.try_get(col("transports").as_str())?,
+            transports: decode_transports(&transports).map_err(|e| corrupt("credentials.transports", e))?,
             webauthn: row.try_get(col("webauthn").as_str())?,
             created_at: row.try_get(col("created_at").as_str())?,
             last_used_at: row.try_get(col("last_used_at").as_str())?,
-            possible_clone: row.try_get(col("possible_clone").as_str())?,
+            possible_clone: possible_clone != 0,
         })
+    }
+}
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Credential {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        Self::from_prefixed(row, "")
     }
 }
 
@@ -323,7 +325,7 @@ async fn insert_credential(
     .bind(i64::from(new.counter))
     .bind(new.label)
     .bind(new.attestation_subject)
-    .bind(new.transports)
+    .bind(encode_transports(new.transports))
     .bind(new.webauthn)
     .bind(now)
     .fetch_one(&mut **tx)

@@ -80,6 +80,9 @@ impl StoreError {
                     || matches!(code.as_ref(), "5" | "6" | "10" | "14" | "261" | "517");
                 if transient { Self::Unavailable(e) } else { Self::Internal(e) }
             }
+            sqlx::Error::ColumnDecode { index, source } => {
+                Self::Corrupt { what: "stored value", detail: format!("{index}: {source}") }
+            }
             _ => Self::Internal(e),
         }
     }
@@ -101,5 +104,13 @@ mod tests {
         assert!(StoreError::from(io).is_unavailable());
         assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_unavailable());
         assert!(!StoreError::from(sqlx::Error::RowNotFound).is_unavailable());
+    }
+
+    #[test]
+    fn undecodable_values_are_corrupt() {
+        let bad = "browser".parse::<super::super::SessionKind>().unwrap_err();
+        let error = StoreError::from(super::super::values::corrupt("kind", bad));
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
+        assert!(error.to_string().contains(r#"sessions.kind holds "browser""#), "{error}");
     }
 }

@@ -18,6 +18,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod app_tokens;
 mod apps;
 mod audit;
 mod challenges;
@@ -28,6 +29,7 @@ mod ratelimit;
 mod recovery;
 mod sessions;
 mod users;
+mod values;
 
 use std::time::Duration;
 
@@ -35,7 +37,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
-pub use apps::{App, AppToken, AppTokenKind, NewApp, NewAppToken, RevokeReason};
+pub use app_tokens::{AppToken, AppTokenKind, NewAppToken, RevokeReason};
+pub use apps::{App, NewApp};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use challenges::{Challenge, ChallengePurpose, NewChallenge};
 pub use credentials::{CounterUpdate, Credential, Enrolment, KeyRemoval, NewCredential};
@@ -45,6 +48,7 @@ pub use ratelimit::RateLimitHit;
 pub use recovery::Redemption;
 pub use sessions::{NewSession, SEEN_RESOLUTION_SECS, Session};
 pub use users::{NewUser, User, UserSummary};
+pub use values::{SessionKind, Transport, UnknownValue};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");

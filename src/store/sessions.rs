@@ -9,7 +9,7 @@ use sqlx::FromRow;
 use super::apps::APP_COLUMNS;
 use super::credentials::COLUMNS as CREDENTIAL_COLUMNS;
 use super::users::USER_COLUMNS;
-use super::{App, Credential, Store, StoreError, User};
+use super::{App, Credential, SessionKind, Store, StoreError, User};
 use crate::secrets::TokenHash;
 
 /// A stored session.
@@ -21,8 +21,9 @@ pub struct Session {
     pub token_hash: Vec<u8>,
     /// Owner.
     pub user_id: i64,
-    /// `api`, `browser`, `enroll` (may only enroll a first key), `legacy`, …
-    pub kind: String,
+    /// What it may do.
+    #[sqlx(try_from = "String")]
+    pub kind: SessionKind,
     /// The application a legacy session belongs to.
     pub app_id: Option<i64>,
     /// AES-GCM sealed session secret (legacy sessions).
@@ -50,8 +51,8 @@ pub struct NewSession<'a> {
     pub token_hash: &'a TokenHash,
     /// Owner.
     pub user_id: i64,
-    /// Session kind.
-    pub kind: &'a str,
+    /// What it may do.
+    pub kind: SessionKind,
     /// Application of a legacy session.
     pub app_id: Option<i64>,
     /// Sealed session secret.
@@ -81,7 +82,7 @@ impl Store {
         ))
         .bind(new.token_hash.as_slice())
         .bind(new.user_id)
-        .bind(new.kind)
+        .bind(new.kind.as_str())
         .bind(new.app_id)
         .bind(new.secret_sealed)
         .bind(new.user_agent)

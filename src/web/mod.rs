@@ -47,7 +47,9 @@ impl AppState {
     /// A trust-root file that cannot be loaded leaves a policy that refuses
     /// every enrolment (fail closed); `keygate serve` checks the file first.
     pub fn new(config: Config, store: Store, server_key: ServerKey) -> Self {
-        let settings = crate::auth::Settings::from_config(&config).unwrap_or_else(|error| {
+        let settings =
+            config.trust_roots().and_then(|roots| crate::auth::Settings::from_config(&config, roots));
+        let settings = settings.unwrap_or_else(|error| {
             tracing::error!(%error, "attestation trust roots unusable: refusing every enrolment");
             crate::auth::Settings::fail_closed(&config)
         });

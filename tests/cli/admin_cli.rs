@@ -52,7 +52,7 @@ async fn commands_and_store(url: &str) {
         counter: 0,
         label: "yubikey",
         attestation_subject: None,
-        transports: "usb",
+        transports: &[keygate::store::Transport::Usb],
         webauthn: None,
     };
     store.add_credential(&key, 1).await.unwrap();
@@ -60,7 +60,7 @@ async fn commands_and_store(url: &str) {
     let session = NewSession {
         token_hash: &token,
         user_id: alice.id,
-        kind: "api",
+        kind: keygate::store::SessionKind::Api,
         app_id: None,
         secret_sealed: None,
         user_agent: None,

@@ -66,7 +66,7 @@ async fn register_rotate_and_remove() {
     let store = Store::open(url).await.unwrap();
     let app = store.app_by_api_key(&api_key).await.unwrap().unwrap();
     assert!(!app.secret_sealed.windows(secret.len()).any(|w| w == secret.as_bytes()), "secret stored sealed");
-    assert_eq!(app.desktop, 1);
+    assert!(app.desktop);
     let server_key = ServerKey::load(None, &default_key_file(url)).unwrap();
     let state = AppState::new(keygate::config::Config::default(), store.clone(), server_key);
     assert!(create_token(&state, &api_key, &secret).await.is_string());
@@ -83,7 +83,7 @@ async fn register_rotate_and_remove() {
     let session = NewSession {
         token_hash: &hash,
         user_id: alice.id,
-        kind: "legacy",
+        kind: keygate::store::SessionKind::Legacy,
         app_id: Some(app.id),
         secret_sealed: None,
         user_agent: None,

@@ -30,12 +30,12 @@ pub struct TestApp {
 pub struct AppOptions {
     /// Desktop app.
     pub desktop: bool,
-    /// JSON array of allowed CIDRs.
-    pub allowed_ips: Option<String>,
+    /// Networks calls may come from; empty: any.
+    pub allowed_ips: Vec<ipnet::IpNet>,
     /// Calls per minute.
     pub rate_limit: Option<u32>,
-    /// JSON array of registered redirect URIs.
-    pub redirect_uris: Option<String>,
+    /// Registered redirect URIs.
+    pub redirect_uris: Vec<String>,
 }
 
 /// Registers an app the way `keygate app add` does.
@@ -43,15 +43,13 @@ pub async fn register(state: &AppState, name: &str, options: AppOptions) -> Test
     let api_key = random_hex(16);
     let secret = random_hex(16);
     let sealed = state.server_key.seal(secret.as_bytes(), &context::app_secret(&api_key));
-    let allowed = options.allowed_ips.unwrap_or_else(|| "[]".to_owned());
-    let redirect_uris = options.redirect_uris.unwrap_or_else(|| "[]".to_owned());
     let new = NewApp {
         name,
         api_key: &api_key,
         secret_sealed: &sealed,
         desktop: options.desktop,
-        redirect_uris: &redirect_uris,
-        allowed_ips: &allowed,
+        redirect_uris: &options.redirect_uris,
+        allowed_ips: &options.allowed_ips,
         rate_limit_per_min: options.rate_limit,
     };
     TestApp { app: state.store.create_app(&new, unix_now()).await.unwrap(), secret }

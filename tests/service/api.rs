@@ -222,7 +222,7 @@ async fn refusals(db: Db) {
     let body = api.signed_finish(&mut token, &start, &handle);
     assert_eq!(code(&api.call("POST", "/api/v1/login/u2f", None, Some(body)).await), (403, "possible_clone"));
     let cred = db.store.credentials_for_user_named("bob").await;
-    assert!(cred.is_possible_clone());
+    assert!(cred.possible_clone);
 
     let events = audit_events(&db.store, "bob").await;
     let details: Vec<String> = events.iter().map(|(e, d)| format!("{e}: {d}")).collect();

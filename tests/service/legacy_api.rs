@@ -393,7 +393,7 @@ async fn source_networks_and_rate_limits() {
     let fenced = register(
         &state,
         "Fenced",
-        AppOptions { allowed_ips: Some(r#"["10.0.0.0/8"]"#.into()), ..AppOptions::default() },
+        AppOptions { allowed_ips: vec!["10.0.0.0/8".parse().unwrap()], ..AppOptions::default() },
     )
     .await;
     let body = form(&signed(&base(&fenced, "auth.createToken"), &fenced.secret)).into_bytes();
@@ -524,7 +524,7 @@ async fn calls_and_outcomes_are_counted() {
 #[tokio::test]
 async fn expired_tokens_and_sessions_are_refused() {
     use keygate::secrets::TokenHash;
-    use keygate::store::{AppTokenKind, NewAppToken, NewSession};
+    use keygate::store::{AppTokenKind, NewAppToken, NewSession, SessionKind};
     let (store, _dir) = common::db::sqlite().await;
     let state = state(store);
     let app = register(&state, "Expiry", AppOptions::default()).await;
@@ -546,15 +546,15 @@ async fn expired_tokens_and_sessions_are_refused() {
     let get = [base(&app, "auth.getSession"), vec![("auth_token", token), ("format", "JSON")]].concat();
     assert_eq!(json_error_code(&call(&state, &get, &app.secret).await.json()), 100);
 
-    // A legacy session past its 24 hours, and a browser session: 102.
+    // A legacy session past its 24 hours, and a user's own (API) session: 102.
     for (key, kind, expires_at) in
-        [("old-session", "legacy", now - 1), ("browser-session", "browser", now + 60)]
+        [("old-session", SessionKind::Legacy, now - 1), ("api-session", SessionKind::Api, now + 60)]
     {
         let session = NewSession {
             token_hash: &TokenHash::of(key),
             user_id: alice.id,
             kind,
-            app_id: if kind == "legacy" { Some(app.app.id) } else { None },
+            app_id: if kind == SessionKind::Legacy { Some(app.app.id) } else { None },
             secret_sealed: None,
             user_agent: None,
             verified_at: None,

@@ -39,7 +39,7 @@ struct Fixture {
 
 async fn fixture(store: Store) -> Fixture {
     let api = Api { state: AppState::new(Config::default(), store, ServerKey::generate()) };
-    let options = AppOptions { redirect_uris: Some(json!([REDIRECT]).to_string()), ..AppOptions::default() };
+    let options = AppOptions { redirect_uris: vec![REDIRECT.to_owned()], ..AppOptions::default() };
     let app = register(&api.state, "graph-app", options).await;
     let hash = hash_password(PASSWORD.to_owned()).await.unwrap();
     let now = keygate::clock::unix_now();
@@ -458,8 +458,8 @@ async fn graph_calls_obey_the_apps_controls(store: Store) {
     let now = keygate::clock::unix_now();
     // The test client is 127.0.0.1; this app only answers 10.0.0.0/8.
     let options = AppOptions {
-        redirect_uris: Some(json!([REDIRECT]).to_string()),
-        allowed_ips: Some(json!(["10.0.0.0/8"]).to_string()),
+        redirect_uris: vec![REDIRECT.to_owned()],
+        allowed_ips: vec!["10.0.0.0/8".parse().unwrap()],
         ..AppOptions::default()
     };
     let fenced = register(&f.api.state, "fenced", options).await;
@@ -510,11 +510,7 @@ async fn graph_calls_obey_the_apps_controls(store: Store) {
     let limited = register(
         &f.api.state,
         "limited",
-        AppOptions {
-            redirect_uris: Some(json!([REDIRECT]).to_string()),
-            rate_limit: Some(3),
-            ..AppOptions::default()
-        },
+        AppOptions { redirect_uris: vec![REDIRECT.to_owned()], rate_limit: Some(3), ..AppOptions::default() },
     )
     .await;
     let key = limited.app.api_key.clone();

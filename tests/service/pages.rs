@@ -14,7 +14,6 @@ use common::legacy::{AppOptions, register, state};
 use http_body_util::BodyExt;
 use keygate::store::Store;
 use keygate::web::{AppState, app};
-use serde_json::json;
 use tower::ServiceExt;
 
 async fn get(state: &AppState, uri: &str, cookie: Option<&str>) -> (StatusCode, HeaderMap, String) {
@@ -34,10 +33,8 @@ async fn fixture() -> (AppState, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&common::db::sqlite_url(&dir.path().join("k.db"))).await.unwrap();
     let state = state(store);
-    let options = AppOptions {
-        redirect_uris: Some(json!(["https://app.example/cb"]).to_string()),
-        ..AppOptions::default()
-    };
+    let options =
+        AppOptions { redirect_uris: vec!["https://app.example/cb".to_owned()], ..AppOptions::default() };
     let app = register(&state, "<script>alert(1)</script> & co", options).await;
     (state, app.app.api_key, dir)
 }

@@ -19,7 +19,7 @@ use common::{Server, free_addr, keygate_ok};
 use keygate::clock::unix_now;
 use keygate::config::Config;
 use keygate::secrets::{ServerKey, TokenHash, hash_password, random_hex, random_token};
-use keygate::store::{AppTokenKind, NewAppToken, NewSession, NewUser, Store};
+use keygate::store::{AppTokenKind, NewAppToken, NewSession, NewUser, SessionKind, Store};
 use keygate::web::AppState;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -74,18 +74,25 @@ impl Cluster {
     /// A new API session of the user (as a login with a key makes), expiring at `expires_at`.
     async fn api_session(&self, user_id: i64, expires_at: i64) -> String {
         let token = random_token(32);
-        self.session(&token, user_id, "api", None, expires_at).await;
+        self.session(&token, user_id, SessionKind::Api, None, expires_at).await;
         token
     }
 
     /// A new legacy session of the user with the app; its session_key.
     async fn legacy_session(&self, user_id: i64) -> String {
         let key = random_hex(16);
-        self.session(&key, user_id, "legacy", Some(self.app_id), unix_now() + 3600).await;
+        self.session(&key, user_id, SessionKind::Legacy, Some(self.app_id), unix_now() + 3600).await;
         key
     }
 
-    async fn session(&self, token: &str, user_id: i64, kind: &str, app_id: Option<i64>, expires_at: i64) {
+    async fn session(
+        &self,
+        token: &str,
+        user_id: i64,
+        kind: SessionKind,
+        app_id: Option<i64>,
+        expires_at: i64,
+    ) {
         let now = unix_now();
         let new = NewSession {
             token_hash: &TokenHash::of(token),

@@ -9,7 +9,7 @@ use keygate::secrets::{CodeMac, ServerKey, TokenHash};
 use keygate::store::{
     AppTokenKind, AuditFilter, ChallengePurpose, CounterUpdate, KeyRemoval, NewApp, NewAppToken,
     NewAuditEntry, NewChallenge, NewCredential, NewSession, NewUser, Redemption, RevokeReason, Store,
-    StoreError, TOKEN_KEEP_SECS, User,
+    StoreError, TOKEN_KEEP_SECS, Transport, User,
 };
 
 crate::on_both_engines!(
@@ -51,7 +51,7 @@ async fn key(store: &Store, user_id: i64, handle: &[u8]) -> i64 {
         counter: 0,
         label: "yubikey",
         attestation_subject: Some("CN=Test"),
-        transports: "usb",
+        transports: &[Transport::Usb],
         webauthn: None,
     };
     store.add_credential(&new, NOW).await.unwrap().id
@@ -78,8 +78,8 @@ async fn app(store: &Store, name: &str) -> i64 {
         api_key: &format!("key-{name}"),
         secret_sealed: b"sealed",
         desktop: false,
-        redirect_uris: r#"["https://app.example/cb"]"#,
-        allowed_ips: "[]",
+        redirect_uris: &["https://app.example/cb".to_owned()],
+        allowed_ips: &[],
         rate_limit_per_min: Some(60),
     };
     store.create_app(&new, NOW).await.unwrap().id
@@ -135,7 +135,7 @@ async fn users_lifecycle(store: Store) {
     let new = NewSession {
         token_hash: &token,
         user_id: alice.id,
-        kind: "api",
+        kind: keygate::store::SessionKind::Api,
         app_id: None,
         secret_sealed: None,
         user_agent: None,
@@ -164,8 +164,8 @@ async fn users_lifecycle(store: Store) {
     // The revoked token is kept with its reason, so OAuth can answer subcode 460.
     let revoked = store.find_app_token(AppTokenKind::AccessToken, &access).await.unwrap().unwrap();
     assert_eq!(
-        (revoked.revoked_at, revoked.revoked_reason.as_deref()),
-        (Some(NOW + 10), Some("password_changed"))
+        (revoked.revoked_at, revoked.revoked_reason),
+        (Some(NOW + 10), Some(RevokeReason::PasswordChanged))
     );
 
     let list = store.list_users().await.unwrap();
@@ -354,7 +354,7 @@ async fn counter_cas_ends_at_the_highest_value(store: Store) {
         store.update_counter(id, 500, NOW + 3).await.unwrap(),
         CounterUpdate::Regressed { stored: 200 }
     );
-    assert!(store.credential(alice.id, id).await.unwrap().unwrap().is_possible_clone());
+    assert!(store.credential(alice.id, id).await.unwrap().unwrap().possible_clone);
 
     // Keys: lookup by handle, rename, duplicates, removal.
     assert_eq!(store.credential_by_handle("localhost", b"kh").await.unwrap().unwrap().id, id);
@@ -367,7 +367,7 @@ async fn counter_cas_ends_at_the_highest_value(store: Store) {
         counter: 0,
         label: "again",
         attestation_subject: None,
-        transports: "",
+        transports: &[],
         webauthn: None,
     };
     assert!(matches!(store.add_credential(&dup, NOW).await, Err(StoreError::Conflict(_))));
@@ -388,7 +388,7 @@ async fn sessions_and_call_ids(store: Store) {
     let new = NewSession {
         token_hash: &token,
         user_id: alice.id,
-        kind: "legacy",
+        kind: keygate::store::SessionKind::Legacy,
         app_id: Some(app_id),
         secret_sealed: Some(b"sealed secret"),
         user_agent: Some("minifb"),
@@ -487,7 +487,7 @@ async fn purge_removes_only_expired_rows(store: Store) {
         let new = NewSession {
             token_hash: &hash,
             user_id: alice.id,
-            kind: "api",
+            kind: keygate::store::SessionKind::Api,
             app_id: None,
             secret_sealed: None,
             user_agent: None,
@@ -558,8 +558,8 @@ async fn apps_secrets_and_permissions(store: Store) {
         api_key: "other",
         secret_sealed: b"s",
         desktop: true,
-        redirect_uris: "[]",
-        allowed_ips: "[]",
+        redirect_uris: &[],
+        allowed_ips: &[],
         rate_limit_per_min: None,
     };
     assert!(matches!(store.create_app(&new, NOW).await, Err(StoreError::Conflict("application"))));

@@ -54,7 +54,7 @@ pub(super) async fn sessions(State(state): State<AppState>, caller: Caller) -> A
         .map(|s| {
             json!({
                 "id": s.id.to_string(),
-                "kind": s.kind,
+                "kind": s.kind.as_str(),
                 "created_at": s.created_at,
                 "expires_at": s.expires_at,
                 "last_seen_at": s.last_seen_at,

@@ -6,6 +6,7 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use webauthn_rs_core::proto::CreationChallengeResponse;
 
 use super::{ApiJson, ApiResult, b64, enc};
 use crate::auth::AuthError;
@@ -59,7 +60,7 @@ pub(super) fn key_json(c: &Credential) -> Value {
         "last_used_at": c.last_used_at,
         "counter": c.counter,
         "attestation_subject": c.attestation_subject,
-        "transports": c.transports.split(',').filter(|t| !t.is_empty()).collect::<Vec<_>>(),
+        "transports": c.transports.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
     })
 }
 
@@ -128,7 +129,7 @@ pub(super) async fn register_finish(
 pub(super) async fn webauthn_register_start(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CreationChallengeResponse>> {
     Ok(Json(state.auth.webauthn_register_start(&caller, unix_now()).await?))
 }
 

@@ -94,7 +94,7 @@ fn body(caller: &Caller, keys: &[Credential], sessions: &[Session]) -> Markup {
                                         Some(at) => { "last used " (when(at)) }
                                         None => { "never used" }
                                     }
-                                    @if key.is_possible_clone() { " · " strong.danger { "blocked: possible clone" } }
+                                    @if key.possible_clone { " · " strong.danger { "blocked: possible clone" } }
                                 }
                             }
                             div.item-actions {

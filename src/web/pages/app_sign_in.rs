@@ -141,7 +141,7 @@ async fn registered_dialog(
         }
         Err(e) => return Err(store_trouble(&e.to_string())),
     };
-    match match_registered(redirect_uri, &app.registered_redirect_uris()) {
+    match match_registered(redirect_uri, &app.redirect_uris) {
         Ok(uri) => Ok((app.clone(), uri.to_owned())),
         Err(_) => Err(error_page(
             StatusCode::BAD_REQUEST,
