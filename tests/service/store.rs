@@ -27,6 +27,8 @@ crate::on_both_engines!(
     apps_secrets_and_permissions,
 );
 
+crate::on_both_engines!(tampered_values_fail_the_read_as_corrupt);
+
 const NOW: i64 = 1_800_000_000;
 const RACERS: usize = 200;
 
@@ -632,4 +634,37 @@ async fn two_instances_on_one_sqlite_file_share_single_use() {
     })
     .await;
     exactly_one_winner(&tally);
+}
+
+/// A hand-edited row holding a value keygate never writes fails its read as
+/// corrupt: never a session of some other power, never an application whose
+/// unreadable network list lets every address in.
+async fn tampered_values_fail_the_read_as_corrupt(db: crate::common::db::TestDb) {
+    let store = &db.store;
+    let alice = user(store, "alice").await;
+    let token = TokenHash::of("session");
+    let new = NewSession {
+        token_hash: &token,
+        user_id: alice.id,
+        kind: keygate::store::SessionKind::Enroll,
+        app_id: None,
+        secret_sealed: None,
+        user_agent: None,
+        verified_at: None,
+        expires_at: NOW + 3600,
+    };
+    store.create_session(&new, NOW).await.unwrap();
+    db.execute("UPDATE sessions SET kind = 'admin'").await;
+    let read = store.session_and_user(&token, NOW + 1).await;
+    assert!(matches!(read, Err(StoreError::Corrupt { .. })), "{read:?}");
+
+    app(store, "shop").await;
+    db.execute("UPDATE apps SET allowed_ips = '10.0.0.0/8'").await;
+    let read = store.app_by_api_key("key-shop").await;
+    assert!(matches!(read, Err(StoreError::Corrupt { .. })), "{read:?}");
+
+    let id = key(store, alice.id, b"kh").await;
+    db.execute("UPDATE credentials SET transports = 'usb,carrier-pigeon'").await;
+    let read = store.credential(alice.id, id).await;
+    assert!(matches!(read, Err(StoreError::Corrupt { .. })), "{read:?}");
 }
