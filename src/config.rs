@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use crate::telemetry::LogFormat;
 
 /// The file read from the working directory when `--config` is not given.
-pub const DEFAULT_CONFIG_FILE: &str = "keygate.toml";
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "keygate.toml";
 
 /// Prefix of the environment variables that mirror the config keys.
-pub const ENV_PREFIX: &str = "KEYGATE_";
+pub(crate) const ENV_PREFIX: &str = "KEYGATE_";
 
 /// Everything `keygate serve` and the database commands need to know.
 ///
@@ -191,7 +191,7 @@ impl Config {
     }
 
     /// Pool settings for [`crate::store::Store::open_with`].
-    pub fn store_options(&self) -> crate::store::StoreOptions {
+    pub(crate) fn store_options(&self) -> crate::store::StoreOptions {
         crate::store::StoreOptions {
             max_connections: self.db_max_connections.max(1),
             acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms.max(50)),
@@ -200,7 +200,7 @@ impl Config {
     }
 
     /// The password hasher the configuration asks for.
-    pub fn password_hasher(&self) -> crate::secrets::PasswordHasher {
+    pub(crate) fn password_hasher(&self) -> crate::secrets::PasswordHasher {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         crate::secrets::PasswordHasher::new(
             self.password_hash_concurrency.unwrap_or(cores),
@@ -210,7 +210,9 @@ impl Config {
 
     /// The CAs `attestation = "trusted-ca"` accepts, read from
     /// `attestation_roots`; `None` when no file is configured.
-    pub fn trust_roots(&self) -> Result<Option<crate::verify::TrustRoots>, crate::verify::VerifyError> {
+    pub(crate) fn trust_roots(
+        &self,
+    ) -> Result<Option<crate::verify::TrustRoots>, crate::verify::VerifyError> {
         let Some(path) = &self.attestation_roots else { return Ok(None) };
         let pem = std::fs::read(path).map_err(|e| crate::verify::VerifyError::TrustRoot {
             reason: format!("cannot read {}: {e}", path.display()),
@@ -219,7 +221,7 @@ impl Config {
     }
 
     /// The server key file to use: the configured one or the default location.
-    pub fn key_file_path(&self) -> PathBuf {
+    pub(crate) fn key_file_path(&self) -> PathBuf {
         self.key_file.clone().unwrap_or_else(|| default_key_file(&self.database))
     }
 

@@ -22,7 +22,7 @@ pub enum LogFormat {
 /// Installs the global subscriber. `RUST_LOG` overrides the default filter
 /// (`info` for keygate, `warn` for dependencies). Calling it twice is harmless,
 /// which keeps tests that run several commands in one process simple.
-pub fn init(format: LogFormat) {
+pub(crate) fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("warn,keygate=info,keygate_device=info"));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
@@ -41,7 +41,7 @@ const LATENCY_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 /// The process-wide Prometheus recorder, installed on first use. Any code may
 /// record with the `metrics` macros (`metrics::counter!("keygate_…")`); the
 /// values appear on `GET /metrics`.
-pub fn metrics() -> &'static PrometheusHandle {
+pub(crate) fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()

@@ -12,16 +12,16 @@ use crate::secrets::{self, TokenHash};
 use crate::store::{App, AppTokenKind, NewAppToken, User};
 
 /// Where login.php sends the browser when `next` is absent or not allowed.
-pub const LEGACY_DONE: &str = "/login.php/done";
+pub(crate) const LEGACY_DONE: &str = "/login.php/done";
 /// OAuth codes live ten minutes, as Graph's do.
-pub const OAUTH_CODE_TTL_SECS: i64 = 600;
+pub(crate) const OAUTH_CODE_TTL_SECS: i64 = 600;
 /// The scope a dialog without `scope` asks for.
-pub const DEFAULT_SCOPE: &str = "public_profile";
+pub(crate) const DEFAULT_SCOPE: &str = "public_profile";
 
 /// What an application asked the user to sign in for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum AppRequest {
+pub(crate) enum AppRequest {
     /// login.php of the legacy REST flow.
     Legacy(LegacyRequest),
     /// The Graph-style OAuth dialog.
@@ -31,7 +31,7 @@ pub enum AppRequest {
 /// login.php's parameters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LegacyRequest {
+pub(crate) struct LegacyRequest {
     /// The app's api_key.
     pub api_key: String,
     /// The token from `auth.createToken` that this sign-in binds.
@@ -47,7 +47,7 @@ pub struct LegacyRequest {
 /// The OAuth dialog's parameters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct OauthRequest {
+pub(crate) struct OauthRequest {
     /// The app's id.
     pub client_id: String,
     /// Must equal one the app registered.
@@ -62,7 +62,7 @@ pub struct OauthRequest {
 
 /// Splits a permission list (`email,user_posts` or `email user_posts`),
 /// refusing names that are not plain identifiers.
-pub fn parse_permissions(list: &str) -> Result<Vec<&str>, AuthError> {
+pub(crate) fn parse_permissions(list: &str) -> Result<Vec<&str>, AuthError> {
     let mut out: Vec<&str> = Vec::new();
     for name in list.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()) {
         let plain = name.len() <= 64
@@ -79,7 +79,7 @@ pub fn parse_permissions(list: &str) -> Result<Vec<&str>, AuthError> {
 
 impl AppRequest {
     /// The permissions this request grants on success.
-    pub fn permissions(&self) -> Result<Vec<&str>, AuthError> {
+    pub(crate) fn permissions(&self) -> Result<Vec<&str>, AuthError> {
         match self {
             Self::Legacy(r) => parse_permissions(r.req_perms.as_deref().unwrap_or("")),
             Self::Oauth(r) => match r.scope.as_deref().map(str::trim) {
@@ -101,7 +101,7 @@ impl Auth {
     /// Checks an application request before any password is looked at:
     /// unknown app, unknown, expired or already bound auth_token and an
     /// unregistered redirect_uri are `invalid_request`.
-    pub async fn check_app_request(&self, request: &AppRequest, now: i64) -> Result<App, AuthError> {
+    pub(crate) async fn check_app_request(&self, request: &AppRequest, now: i64) -> Result<App, AuthError> {
         let invalid = |m: &str| AuthError::InvalidRequest(m.to_owned());
         request.permissions()?;
         let app = self.store.app_by_api_key(request.api_key()).await?.ok_or(AuthError::UnknownApp)?;

@@ -8,7 +8,7 @@ use crate::verify::VerifyError;
 /// A refused login or key operation.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum AuthError {
+pub(crate) enum AuthError {
     /// Wrong password or unknown user (indistinguishable on purpose), or a
     /// wrong recovery code.
     #[error("wrong user name or password")]
@@ -94,12 +94,12 @@ impl From<PasswordError> for AuthError {
 
 impl AuthError {
     /// Sorts a verification-core refusal into client-data or signature trouble.
-    pub fn from_verify(e: VerifyError) -> Self {
+    pub(crate) fn from_verify(e: VerifyError) -> Self {
         if e.is_client_data() { Self::BadClientData(e) } else { Self::BadSignature(e) }
     }
 
     /// The stable audit/metrics label of the refusal.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::BadCredentials => "bad_credentials",
             Self::RateLimited { .. } => "rate_limited",

@@ -14,11 +14,11 @@ use crate::store::{
 use crate::verify::{ClientData, ClientDataExpectation, U2fClientDataType, verify_registration};
 
 /// Longest key label accepted.
-pub const MAX_LABEL_LEN: usize = 100;
+pub(crate) const MAX_LABEL_LEN: usize = 100;
 
 /// A started enrolment.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RegisterStart {
+pub(crate) struct RegisterStart {
     /// The challenge the new key signs.
     pub challenge: Vec<u8>,
     /// Key handles already registered (so a key is not enrolled twice).
@@ -27,7 +27,7 @@ pub struct RegisterStart {
 
 /// A finished enrolment.
 #[derive(Clone, Debug)]
-pub struct Registered {
+pub(crate) struct Registered {
     /// The stored key.
     pub credential: Credential,
     /// The first recovery-code set, when this was the user's first key.
@@ -37,7 +37,7 @@ pub struct Registered {
 impl Auth {
     /// Starts an enrolment. The challenge's id is its own websafe base64, so
     /// the finish request finds it through the clientData alone.
-    pub async fn register_start(&self, caller: &Caller, now: i64) -> Result<RegisterStart, AuthError> {
+    pub(crate) async fn register_start(&self, caller: &Caller, now: i64) -> Result<RegisterStart, AuthError> {
         let keys = self.may_add_key(caller, now).await?;
         let challenge = secrets::random_bytes(32);
         let id = URL_SAFE_NO_PAD.encode(&challenge);
@@ -48,7 +48,7 @@ impl Auth {
 
     /// Verifies a registration response against the caller's pending
     /// enrolment and stores the key; the first key comes with recovery codes.
-    pub async fn register_finish(
+    pub(crate) async fn register_finish(
         &self,
         caller: &Caller,
         registration_data: &[u8],
@@ -170,7 +170,7 @@ impl Auth {
 
     /// The keys of the caller holding `token`, checked as
     /// [`Auth::authenticate`] does, in one read.
-    pub async fn keys_of(&self, token: &str, now: i64) -> Result<Vec<Credential>, AuthError> {
+    pub(crate) async fn keys_of(&self, token: &str, now: i64) -> Result<Vec<Credential>, AuthError> {
         let found = self.store.session_user_and_keys(&secrets::TokenHash::of(token), now).await?;
         let (session, user, keys) = found.ok_or(AuthError::Unauthorized)?;
         Caller::checked(session, user)?.require_full()?;
@@ -178,7 +178,12 @@ impl Auth {
     }
 
     /// Renames one of the caller's keys and returns it.
-    pub async fn rename_key(&self, caller: &Caller, id: i64, name: &str) -> Result<Credential, AuthError> {
+    pub(crate) async fn rename_key(
+        &self,
+        caller: &Caller,
+        id: i64,
+        name: &str,
+    ) -> Result<Credential, AuthError> {
         caller.require_full()?;
         let label = check_label(name)?;
         match self.store.rename_credential(caller.user.id, id, &label).await {
@@ -192,7 +197,7 @@ impl Auth {
     /// factor from the last 5 minutes. Count and removal are one
     /// transaction: of two concurrent removals of the last two keys by a
     /// stale session exactly one succeeds.
-    pub async fn remove_key(
+    pub(crate) async fn remove_key(
         &self,
         caller: &Caller,
         id: i64,

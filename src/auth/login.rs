@@ -18,7 +18,7 @@ use crate::verify::{
 
 /// A new session: the bearer token is shown once, only its hash is stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IssuedSession {
+pub(crate) struct IssuedSession {
     /// The bearer token.
     pub token: String,
     /// Unix seconds of expiry.
@@ -28,7 +28,7 @@ pub struct IssuedSession {
 /// A completed login: the session, and for a sign-in on behalf of an
 /// application, where the browser goes next.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LoginSuccess {
+pub(crate) struct LoginSuccess {
     /// The new session.
     pub session: IssuedSession,
     /// `next`, `/login.php/done` or the OAuth redirect with its code.
@@ -37,7 +37,7 @@ pub struct LoginSuccess {
 
 /// A U2F authentication response (FIDO U2F JavaScript API shape, decoded).
 #[derive(Clone, Copy, Debug)]
-pub struct U2fSignResponse<'a> {
+pub(crate) struct U2fSignResponse<'a> {
     /// The key handle the key signed with.
     pub key_handle: &'a [u8],
     /// `signatureData`: flags, counter, signature.
@@ -49,7 +49,7 @@ pub struct U2fSignResponse<'a> {
 /// The parts of a WebAuthn assertion (`PublicKeyCredential.toJSON()`,
 /// decoded) that the core checks.
 #[derive(Clone, Copy, Debug)]
-pub struct WebAuthnAssertion<'a> {
+pub(crate) struct WebAuthnAssertion<'a> {
     /// `rawId`: the credential id, which is the U2F key handle.
     pub credential_id: &'a [u8],
     /// `response.authenticatorData`.
@@ -62,7 +62,7 @@ pub struct WebAuthnAssertion<'a> {
 
 /// The answer to the password step.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PasswordOutcome {
+pub(crate) enum PasswordOutcome {
     /// The user has keys: sign this challenge with one of them.
     SecondFactor {
         /// Id of the pending login.
@@ -81,7 +81,7 @@ impl Auth {
     /// too and gets the same `BadCredentials`, so neither the answer nor its
     /// timing tells whether the name exists. `for_app` is checked before the
     /// password and kept with the login until its second factor.
-    pub async fn password_login(
+    pub(crate) async fn password_login(
         &self,
         username: &str,
         password: &str,
@@ -188,7 +188,7 @@ impl Auth {
     /// reserved before the signature is judged, and the challenge consumed
     /// by one conditional UPDATE after: of many concurrent finishes at most
     /// `second_factor_attempts` are judged and exactly one wins.
-    pub async fn finish_u2f(
+    pub(crate) async fn finish_u2f(
         &self,
         login_id: &str,
         response: &U2fSignResponse<'_>,
@@ -200,7 +200,7 @@ impl Auth {
 
     /// Finishes a login with a WebAuthn assertion (a browser), verified by
     /// the same core and counter rule as the U2F path: one credential store.
-    pub async fn finish_webauthn(
+    pub(crate) async fn finish_webauthn(
         &self,
         login_id: &str,
         assertion: &WebAuthnAssertion<'_>,
@@ -283,7 +283,7 @@ impl Auth {
     /// Finishes a login with a one-time recovery code instead of a key. The
     /// code is burned in the same transaction that consumes the login, so a
     /// code sent for a login that is already finished or expired survives.
-    pub async fn finish_recovery(
+    pub(crate) async fn finish_recovery(
         &self,
         login_id: &str,
         code: &str,
@@ -529,7 +529,7 @@ const FAILURES_BUCKET: &str = "pw:failures";
 
 /// The network a client is counted by: an IPv4 address, or the IPv6 prefix of
 /// `v6_prefix` bits (one /64 is one client; an IPv4-mapped address is IPv4).
-pub fn client_network(source: IpAddr, v6_prefix: u8) -> ipnet::IpNet {
+pub(crate) fn client_network(source: IpAddr, v6_prefix: u8) -> ipnet::IpNet {
     match source {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => ipnet::IpNet::from(IpAddr::V4(v4)),

@@ -7,21 +7,21 @@
 //! [`AuthError`] variant the API maps to one §3 error code, and every
 //! security-relevant outcome writes an audit entry.
 
-pub mod app_request;
+pub(crate) mod app_request;
 mod error;
-pub mod keys;
-pub mod login;
-pub mod reauth;
-pub mod recovery;
-pub mod session;
-pub mod webauthn;
+pub(crate) mod keys;
+pub(crate) mod login;
+pub(crate) mod reauth;
+pub(crate) mod recovery;
+pub(crate) mod session;
+pub(crate) mod webauthn;
 
 use std::net::IpAddr;
 
 /// The records the service hands to the surfaces it serves, so that they
 /// render what the service returns without reaching into the store.
-pub use crate::store::{App, Credential, Session};
-pub use error::AuthError;
+pub(crate) use crate::store::{App, Credential, Session};
+pub(crate) use error::AuthError;
 
 use crate::config::Config;
 use crate::secrets::ServerKey;
@@ -30,14 +30,14 @@ use crate::verify::fast::KeyCache;
 use crate::verify::{AttestationPolicy, CredentialKey, TrustRoots, VerifyError};
 
 /// API sessions last 12 hours.
-pub const SESSION_TTL_SECS: i64 = 12 * 3600;
+pub(crate) const SESSION_TTL_SECS: i64 = 12 * 3600;
 /// Adding a key, new recovery codes and removing the last key need a second
 /// factor (the login's, or a step-up) younger than this.
-pub const STEP_UP_SECS: i64 = 5 * 60;
+pub(crate) const STEP_UP_SECS: i64 = 5 * 60;
 
 /// Limits on guessing, chosen so a person never meets them and a script soon does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Password attempts per account per window.
     pub per_account: u32,
     /// Window of the per-account counter, seconds.
@@ -71,7 +71,7 @@ impl Default for Limits {
 
 impl Limits {
     /// The configured attempt counts over the default windows.
-    pub fn from_config(config: &Config) -> Self {
+    pub(crate) fn from_config(config: &Config) -> Self {
         Self {
             per_account: config.login_attempts_per_account,
             per_address: config.login_attempts_per_address,
@@ -107,7 +107,7 @@ pub(crate) enum Ceremony<'a> {
 
 /// Everything the login logic needs besides the store: fixed at start-up.
 #[derive(Clone, Debug)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// U2F app id = WebAuthn RP ID.
     pub rp_id: String,
     /// SHA-256 of `rp_id`, the U2F application parameter.
@@ -127,7 +127,7 @@ pub struct Settings {
 impl Settings {
     /// Derives the settings from the configuration and the trust roots it
     /// names (read by the caller: see [`Config::trust_roots`]).
-    pub fn from_config(config: &Config, roots: Option<TrustRoots>) -> Result<Self, VerifyError> {
+    pub(crate) fn from_config(config: &Config, roots: Option<TrustRoots>) -> Result<Self, VerifyError> {
         Ok(Self {
             rp_id: config.rp_id.clone(),
             app_param: crate::verify::app_param(&config.rp_id),
@@ -141,7 +141,7 @@ impl Settings {
     }
 
     /// Settings whose attestation policy trusts no CA, so no key enrolls.
-    pub fn fail_closed(config: &Config) -> Self {
+    pub(crate) fn fail_closed(config: &Config) -> Self {
         Self {
             rp_id: config.rp_id.clone(),
             app_param: crate::verify::app_param(&config.rp_id),
@@ -155,14 +155,14 @@ impl Settings {
     }
 
     /// The origin non-browser clients put in clientData.
-    pub fn origin(&self) -> &str {
+    pub(crate) fn origin(&self) -> &str {
         self.origins.first().map_or("", String::as_str)
     }
 }
 
 /// The login service: the store plus settings. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Auth {
+pub(crate) struct Auth {
     /// The database.
     pub store: Store,
     /// Start-up settings.
@@ -179,7 +179,7 @@ pub struct Auth {
 
 impl Auth {
     /// Bundles store, settings, the server key and the password hasher.
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         settings: Settings,
         server_key: std::sync::Arc<ServerKey>,
@@ -191,7 +191,7 @@ impl Auth {
 
     /// The one place a stored credential's public key is parsed, so a cache
     /// of precomputed verifiers can be put behind it without touching callers.
-    pub fn credential_key(&self, sec1: &[u8]) -> Result<CredentialKey, VerifyError> {
+    pub(crate) fn credential_key(&self, sec1: &[u8]) -> Result<CredentialKey, VerifyError> {
         let key = CredentialKey::cached(&self.keys, sec1);
         metrics::counter!("keygate_key_cache_hits_total").absolute(self.keys.hits());
         metrics::counter!("keygate_key_cache_misses_total").absolute(self.keys.misses());

@@ -15,7 +15,7 @@ use crate::secrets;
 
 /// A started step-up: sign `challenge` with one of these keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReauthStart {
+pub(crate) struct ReauthStart {
     /// Id of the pending step-up (`login_id` in the API, as for a login).
     pub id: String,
     /// The challenge bytes.
@@ -26,7 +26,7 @@ pub struct ReauthStart {
 
 impl Auth {
     /// Opens a step-up for the caller's session.
-    pub async fn reauth_start(&self, caller: &Caller, now: i64) -> Result<ReauthStart, AuthError> {
+    pub(crate) async fn reauth_start(&self, caller: &Caller, now: i64) -> Result<ReauthStart, AuthError> {
         caller.require_full()?;
         let keys = self.store.credentials_for_user(caller.user.id).await?;
         if keys.is_empty() {
@@ -43,7 +43,7 @@ impl Auth {
 
     /// Finishes a step-up with a U2F authentication response; returns the
     /// session's new `verified_at`.
-    pub async fn reauth_u2f(
+    pub(crate) async fn reauth_u2f(
         &self,
         caller: &Caller,
         id: &str,
@@ -59,7 +59,7 @@ impl Auth {
     }
 
     /// Finishes a step-up with a WebAuthn assertion (a page).
-    pub async fn reauth_webauthn(
+    pub(crate) async fn reauth_webauthn(
         &self,
         caller: &Caller,
         id: &str,

@@ -9,13 +9,13 @@ use super::{Auth, AuthError};
 use crate::secrets::{self, CodeMac};
 
 /// Codes in one set.
-pub const CODES_PER_SET: usize = 10;
+pub(crate) const CODES_PER_SET: usize = 10;
 
 /// Letters and digits without look-alikes (no 0/o, 1/l/i).
 const ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
 
 /// One fresh code, `xxxx-xxxx-xxxx` (about 59 bits).
-pub fn generate_code() -> String {
+pub(crate) fn generate_code() -> String {
     let bytes = secrets::random_bytes(12);
     let chars: Vec<char> =
         bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect();
@@ -25,7 +25,7 @@ pub fn generate_code() -> String {
 
 /// The form a code is hashed in: lower case, surrounding spaces dropped, so
 /// a code typed in capitals still works.
-pub fn normalize(code: &str) -> String {
+pub(crate) fn normalize(code: &str) -> String {
     code.trim().to_ascii_lowercase()
 }
 
@@ -48,7 +48,7 @@ impl Auth {
     /// Replaces the caller's recovery codes with a fresh set and returns it
     /// (the only time the codes are seen in clear). Needs a second factor
     /// from the last 5 minutes: a stolen session alone mints no codes.
-    pub async fn new_recovery_codes(
+    pub(crate) async fn new_recovery_codes(
         &self,
         caller: &Caller,
         source: IpAddr,

@@ -25,7 +25,7 @@ use crate::store::{NewCredential, Transport};
 use crate::verify::{AttestationCertificate, AttestationPolicy, ClientData, VerifyError};
 
 /// The longest credential id a U2F key handle can carry (its length byte).
-pub const MAX_CREDENTIAL_ID_LEN: usize = 255;
+pub(crate) const MAX_CREDENTIAL_ID_LEN: usize = 255;
 
 impl Auth {
     fn webauthn_core(&self) -> Result<WebauthnCore, AuthError> {
@@ -53,7 +53,7 @@ impl Auth {
     /// presence only, ES256 only, direct attestation, the user's keys
     /// excluded: the `{publicKey}` options the browser passes to
     /// `navigator.credentials.create`.
-    pub async fn webauthn_register_start(
+    pub(crate) async fn webauthn_register_start(
         &self,
         caller: &Caller,
         now: i64,
@@ -83,7 +83,7 @@ impl Auth {
     /// Checks a browser's registration against the pending ceremony, applies
     /// the attestation policy and the U2F-compatibility rules, and stores
     /// the key; the first key comes with recovery codes.
-    pub async fn webauthn_register_finish(
+    pub(crate) async fn webauthn_register_finish(
         &self,
         caller: &Caller,
         credential: &RegisterPublicKeyCredential,

@@ -16,7 +16,7 @@ use crate::store::{App, NewApp, NewAuditEntry, Store, StoreError};
 
 /// The `keygate app` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum AppCommand {
+pub(crate) enum AppCommand {
     /// Register an application; prints its api_key (app id) and secret.
     Add(AppAddArgs),
     /// List registered applications.
@@ -29,7 +29,7 @@ pub enum AppCommand {
 
 /// Arguments of `keygate app add`.
 #[derive(Debug, Args)]
-pub struct AppAddArgs {
+pub(crate) struct AppAddArgs {
     /// A name shown to users when they sign in to the app.
     pub name: String,
     /// A desktop application: its sessions always get a session secret.
@@ -50,7 +50,7 @@ pub struct AppAddArgs {
 
 /// An application named by api_key or by name.
 #[derive(Debug, Args)]
-pub struct AppRefArgs {
+pub(crate) struct AppRefArgs {
     /// The application's api_key or name.
     pub app: String,
     #[command(flatten)]

@@ -11,7 +11,7 @@ use crate::store::AuditFilter;
 
 /// Arguments of `keygate audit`.
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// Only events about this user.
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,

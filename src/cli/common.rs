@@ -11,7 +11,7 @@ use crate::store::{self, Store};
 
 /// Where the local database is: for commands that work on it directly.
 #[derive(Debug, Clone, Args)]
-pub struct DatabaseArgs {
+pub(crate) struct DatabaseArgs {
     /// Config file (default: ./keygate.toml when present).
     #[arg(long, env = "KEYGATE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -22,7 +22,7 @@ pub struct DatabaseArgs {
 
 /// How a command that needs a password gets it.
 #[derive(Debug, Clone, Args)]
-pub struct PasswordArgs {
+pub(crate) struct PasswordArgs {
     /// Read the password from standard input instead of prompting without echo.
     #[arg(long)]
     pub password_stdin: bool,
@@ -31,7 +31,7 @@ pub struct PasswordArgs {
 impl DatabaseArgs {
     /// Opens (and migrates) the database these flags and the config name.
     /// Failure is one line naming the database (password hidden) and the cause.
-    pub async fn open(&self) -> Result<Store, CliError> {
+    pub(crate) async fn open(&self) -> Result<Store, CliError> {
         #[derive(Serialize)]
         struct Flags<'a> {
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,7 +48,7 @@ impl DatabaseArgs {
 impl PasswordArgs {
     /// Reads a new password: one line of standard input with
     /// `--password-stdin`, else prompted twice without echo.
-    pub async fn read_new(&self) -> Result<String, CliError> {
+    pub(crate) async fn read_new(&self) -> Result<String, CliError> {
         let from_stdin = self.password_stdin;
         let password = tokio::task::spawn_blocking(move || -> Result<String, CliError> {
             if from_stdin {
@@ -83,7 +83,7 @@ impl PasswordArgs {
 const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Formats unix seconds as RFC 3339 UTC for listings.
-pub fn format_time(unix: i64) -> String {
+pub(super) fn format_time(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())

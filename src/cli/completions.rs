@@ -8,7 +8,7 @@ use super::{Cli, CliError};
 
 /// Arguments of `keygate completions`.
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to generate for (bash, zsh, fish, elvish, powershell).
     pub shell: Shell,
 }

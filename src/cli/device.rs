@@ -14,7 +14,7 @@ use super::CliError;
 
 /// Flags of the commands that use a security key.
 #[derive(Debug, Clone, Args)]
-pub struct DeviceArgs {
+pub(crate) struct DeviceArgs {
     /// usb (the one key plugged in), usb:PATH, udp:HOST:PORT or unix:PATH (a soft token).
     #[arg(long, value_name = "SPEC", default_value = "usb")]
     pub device: DeviceSpec,
@@ -25,12 +25,12 @@ pub struct DeviceArgs {
 
 impl DeviceArgs {
     /// The touch timeout as a duration.
-    pub fn timeout(&self) -> Option<Duration> {
+    pub(crate) fn timeout(&self) -> Option<Duration> {
         self.timeout.map(Duration::from_secs)
     }
 
     /// Opens the device, asking which key when several are plugged in.
-    pub fn open(&self) -> Result<Box<dyn Connection + Send>, CliError> {
+    pub(crate) fn open(&self) -> Result<Box<dyn Connection + Send>, CliError> {
         match self.device.open() {
             Ok(connection) => Ok(connection),
             Err(OpenError::Several(keys))

@@ -10,7 +10,7 @@ use super::CliError;
 
 /// Arguments of `keygate devices`.
 #[derive(Debug, Args)]
-pub struct DevicesArgs {
+pub(crate) struct DevicesArgs {
     /// Make each key blink so you can tell which is which.
     #[arg(long)]
     pub wink: bool,

@@ -13,9 +13,9 @@ pub struct CliError {
 
 impl CliError {
     /// `EX_UNAVAILABLE`: the command exists but this build lacks what it needs.
-    pub const UNAVAILABLE: u8 = 69;
+    pub(crate) const UNAVAILABLE: u8 = 69;
     /// The conventional status for a command stopped by Ctrl-C.
-    pub const CANCELLED: u8 = 130;
+    pub(crate) const CANCELLED: u8 = 130;
 
     /// A failure explained by its message (status 1).
     pub fn other(message: impl Into<String>) -> Self {

@@ -9,7 +9,7 @@ mod app;
 mod audit;
 mod common;
 mod completions;
-pub mod device;
+mod device;
 mod devices;
 mod error;
 mod key;
@@ -27,7 +27,7 @@ pub use error::CliError;
 /// Password + security-key login service, and the tools around it.
 #[derive(Debug, Parser)]
 #[command(name = "keygate", version, about, propagate_version = true, max_term_width = 100)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -35,7 +35,7 @@ pub struct Cli {
 
 /// The `keygate` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the HTTP service (login pages, JSON API, legacy REST, OAuth).
     Serve(serve::ServeArgs),
     /// Manage user accounts in the local database.
@@ -72,7 +72,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs one parsed command. Public so tests can drive commands in-process.
-pub async fn run(cli: Cli) -> Result<(), CliError> {
+pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::User(cmd) => user::run(cmd).await,

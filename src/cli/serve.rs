@@ -18,7 +18,7 @@ use crate::web;
 
 /// Arguments of `keygate serve`; every flag overrides the config key of the same name.
 #[derive(Debug, Args, Serialize)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Config file (default: ./keygate.toml when present).
     #[arg(long, env = "KEYGATE_CONFIG", value_name = "FILE")]
     #[serde(skip)]

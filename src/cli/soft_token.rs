@@ -27,7 +27,7 @@ const ATTESTATION_KEY: &[u8] = include_bytes!("../../fixtures/soft-token/attesta
 
 /// The `keygate soft-token` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum SoftTokenCommand {
+pub(crate) enum SoftTokenCommand {
     /// Serve the token over CTAPHID (one 64-byte report per datagram).
     Serve(SoftTokenServeArgs),
     /// Print a credential in the shape Chromium's WebAuthn.addCredential takes.
@@ -38,7 +38,7 @@ pub enum SoftTokenCommand {
 
 /// When the token considers its user present.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PresenceMode {
+pub(crate) enum PresenceMode {
     /// At once, for every request.
     Auto,
     /// Only after a SIGUSR1 (one signal, one touch); requests meanwhile get 6985.
@@ -47,7 +47,7 @@ pub enum PresenceMode {
 
 /// Arguments of `keygate soft-token serve`.
 #[derive(Debug, Args)]
-pub struct SoftTokenServeArgs {
+pub(crate) struct SoftTokenServeArgs {
     /// The token's state file (created on first use).
     #[arg(long, value_name = "FILE")]
     pub state: PathBuf,
@@ -64,7 +64,7 @@ pub struct SoftTokenServeArgs {
 
 /// Arguments of `keygate soft-token export-credential`.
 #[derive(Debug, Args)]
-pub struct ExportCredentialArgs {
+pub(crate) struct ExportCredentialArgs {
     /// The token's state file.
     #[arg(long, value_name = "FILE")]
     pub state: PathBuf,
@@ -78,7 +78,7 @@ pub struct ExportCredentialArgs {
 
 /// Arguments of `keygate soft-token import-credential`.
 #[derive(Debug, Args)]
-pub struct ImportCredentialArgs {
+pub(crate) struct ImportCredentialArgs {
     /// The token's state file (created when missing).
     #[arg(long, value_name = "FILE")]
     pub state: PathBuf,

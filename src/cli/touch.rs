@@ -16,7 +16,7 @@ use keygate_device::client::{ClientError, Wait};
 use super::CliError;
 
 /// What the spinner says.
-pub const PROMPT: &str = "Touch your security key…";
+pub(crate) const PROMPT: &str = "Touch your security key…";
 
 /// Runs `op` (a blocking U2F request that polls for presence) behind the
 /// spinner, stopping on Ctrl-C or after `timeout`.

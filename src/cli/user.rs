@@ -11,7 +11,7 @@ use crate::store::{NewAuditEntry, NewUser, Store, StoreError, User};
 
 /// The `keygate user` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum UserCommand {
+pub(crate) enum UserCommand {
     /// Create a user; the password is prompted for (or read with --password-stdin).
     Add(UserPasswordArgs),
     /// Set a user's password; ends their sessions and tokens.
@@ -26,7 +26,7 @@ pub enum UserCommand {
 
 /// A user name and the database.
 #[derive(Debug, Args)]
-pub struct UserNameArgs {
+pub(crate) struct UserNameArgs {
     /// The user's login name.
     pub name: String,
     #[command(flatten)]
@@ -35,7 +35,7 @@ pub struct UserNameArgs {
 
 /// A user name, a password source and the database.
 #[derive(Debug, Args)]
-pub struct UserPasswordArgs {
+pub(crate) struct UserPasswordArgs {
     /// The user's login name.
     pub name: String,
     #[command(flatten)]

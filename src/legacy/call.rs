@@ -59,7 +59,7 @@ impl Method {
     }
 
     /// Whether the call acts on a session and so needs `session_key`.
-    pub fn needs_session(self) -> bool {
+    pub(crate) fn needs_session(self) -> bool {
         !matches!(self, Self::CreateToken | Self::GetSession)
     }
 }
@@ -173,7 +173,7 @@ impl Call {
 impl Rendering {
     /// Reads `format` and `callback`; a bad value of either is error 100,
     /// rendered as plain XML or JSON (never as JSONP with a bad callback).
-    pub fn from_params(params: &Params) -> Result<Self, Refusal> {
+    pub(crate) fn from_params(params: &Params) -> Result<Self, Refusal> {
         let format = match params.get("format") {
             None => Format::Xml,
             Some(f) if f.eq_ignore_ascii_case("xml") => Format::Xml,

@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 use super::error::LegacyError;
 
 /// Most parameters one call may carry; real calls have about ten.
-pub const MAX_PARAMS: usize = 64;
+pub(crate) const MAX_PARAMS: usize = 64;
 
 /// The merged parameters of one call, keys unique, in arrival order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl Params {
     /// Adds a pair the request implied without sending it (the method a
     /// `/method/{name}` path names), so the signature covers it too. A key
     /// already present is left as it is.
-    pub fn imply(&mut self, key: &str, value: &str) {
+    pub(crate) fn imply(&mut self, key: &str, value: &str) {
         if self.raw(key).is_none() {
             self.pairs.push((key.to_owned(), value.to_owned()));
         }
@@ -78,7 +78,7 @@ impl Params {
 
     /// The text the MD5 signature covers, without the secret: every `key=value`
     /// except `sig`, sorted by key, concatenated (values as decoded).
-    pub fn signature_base(&self) -> String {
+    pub(crate) fn signature_base(&self) -> String {
         let mut signed: Vec<&(String, String)> = self.pairs.iter().filter(|(k, _)| k != "sig").collect();
         signed.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         signed.iter().map(|(k, v)| format!("{k}={v}")).collect()

@@ -18,7 +18,7 @@ const SESSION_SECS: i64 = 24 * 60 * 60;
 
 /// Why a call failed: a refusal for the client, or a fault of ours.
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Answered to the client as its error code.
     Refused(LegacyError),
     /// The database failed (error 2 when it is down, else 1).
@@ -48,7 +48,7 @@ impl From<StoreError> for Failure {
 /// The legacy methods over the store and the key that opens app and
 /// session secrets, for one call.
 #[derive(Clone, Copy, Debug)]
-pub struct Service<'a> {
+pub(crate) struct Service<'a> {
     /// The database.
     pub store: &'a Store,
     /// Opens sealed app and session secrets.
@@ -57,7 +57,7 @@ pub struct Service<'a> {
 
 impl Service<'_> {
     /// Checks the caller and runs the method.
-    pub async fn run(&self, client: IpAddr, call: &Call, now: i64) -> Result<Value, Failure> {
+    pub(crate) async fn run(&self, client: IpAddr, call: &Call, now: i64) -> Result<Value, Failure> {
         let store = self.store;
         // With a session_key, the app and the session come in one read.
         let (app, found) = match &call.session_key {

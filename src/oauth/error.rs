@@ -57,7 +57,7 @@ impl OAuthErrorKind {
     }
 
     /// The message Graph clients show; specific errors add detail.
-    pub fn default_message(self) -> &'static str {
+    pub(crate) fn default_message(self) -> &'static str {
         match self {
             Self::BadClientSecret => "Error validating client secret.",
             Self::InvalidParameter => "Invalid parameter.",
@@ -115,7 +115,7 @@ impl OAuthError {
     }
 
     /// The error with a specific message (e.g. naming the missing parameter).
-    pub fn with_message(kind: OAuthErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn with_message(kind: OAuthErrorKind, message: impl Into<String>) -> Self {
         Self { kind, message: message.into() }
     }
 

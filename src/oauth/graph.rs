@@ -13,11 +13,11 @@ use crate::secrets::{self, ServerKey, TokenHash, context};
 use crate::store::{App, AppToken, AppTokenKind, NewAppToken, RevokeReason, Store, StoreError, User};
 
 /// Short-lived user tokens from the dialog's code: two hours.
-pub const SHORT_TOKEN_SECS: i64 = 2 * 3600;
+pub(super) const SHORT_TOKEN_SECS: i64 = 2 * 3600;
 /// Long-lived tokens (`fb_exchange_token`, client codes): 60 days.
-pub const LONG_TOKEN_SECS: i64 = 60 * 24 * 3600;
+pub(super) const LONG_TOKEN_SECS: i64 = 60 * 24 * 3600;
 /// Client codes live as long as dialog codes.
-pub const CLIENT_CODE_SECS: i64 = 600;
+pub(super) const CLIENT_CODE_SECS: i64 = 600;
 
 /// Decoded request parameters.
 pub type Params = BTreeMap<String, String>;
@@ -111,7 +111,7 @@ impl Graph<'_> {
 
     /// The app an app access token (`{id}|{token}` issued here, or
     /// `{id}|{secret}`) belongs to.
-    pub async fn app_for_token(&self, token: &str, now: i64) -> Result<App, OAuthError> {
+    pub(crate) async fn app_for_token(&self, token: &str, now: i64) -> Result<App, OAuthError> {
         let invalid = || OAuthError::new(OAuthErrorKind::TokenInvalid);
         let creds = AppCredentials::parse(token).ok_or_else(invalid)?;
         let app = self.store.app_by_api_key(creds.app_id).await?.ok_or_else(invalid)?;

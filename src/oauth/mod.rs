@@ -4,10 +4,11 @@
 //! prefixes; [`graph`] runs the token endpoints over the store.
 
 mod error;
-pub mod graph;
+mod graph;
 mod redirect;
 mod token;
 
 pub use error::{OAuthError, OAuthErrorKind};
-pub use redirect::{RedirectError, allowed_next, match_registered, validate_registered, with_params};
-pub use token::{AppCredentials, is_api_version};
+pub use graph::{Graph, Params};
+pub(crate) use redirect::{allowed_next, match_registered, validate_registered, with_params};
+pub(crate) use token::{AppCredentials, is_api_version};

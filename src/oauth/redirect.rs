@@ -8,7 +8,7 @@ use url::Url;
 /// Why a URL was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum RedirectError {
+pub(crate) enum RedirectError {
     /// Not an absolute URL.
     #[error("not an absolute URL: {0}")]
     NotAbsolute(String),
@@ -27,7 +27,7 @@ pub enum RedirectError {
 }
 
 /// Checks a redirect URI an operator registers for an app.
-pub fn validate_registered(uri: &str) -> Result<Url, RedirectError> {
+pub(crate) fn validate_registered(uri: &str) -> Result<Url, RedirectError> {
     let url = Url::parse(uri).map_err(|_| RedirectError::NotAbsolute(uri.to_owned()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(RedirectError::Scheme(url.scheme().to_owned()));
@@ -46,7 +46,10 @@ pub fn validate_registered(uri: &str) -> Result<Url, RedirectError> {
 
 /// The OAuth rule: `redirect_uri` must equal a registered URI character for
 /// character (no prefix, case or normalisation games).
-pub fn match_registered<'a>(requested: &str, registered: &'a [String]) -> Result<&'a str, RedirectError> {
+pub(crate) fn match_registered<'a>(
+    requested: &str,
+    registered: &'a [String],
+) -> Result<&'a str, RedirectError> {
     registered
         .iter()
         .find(|r| r.as_str() == requested)
@@ -56,7 +59,7 @@ pub fn match_registered<'a>(requested: &str, registered: &'a [String]) -> Result
 
 /// The login.php rule: `next` may go to any http(s) URL on a host (and port)
 /// of one of the app's registered redirect URIs; `None` when it may not.
-pub fn allowed_next(next: &str, registered: &[String]) -> Option<Url> {
+pub(crate) fn allowed_next(next: &str, registered: &[String]) -> Option<Url> {
     let url = validate_registered(next).ok()?;
     let same_place = |r: &String| {
         Url::parse(r).ok().is_some_and(|r| {
@@ -68,7 +71,7 @@ pub fn allowed_next(next: &str, registered: &[String]) -> Option<Url> {
 
 /// Appends query parameters (`code`, `state`, `error`) to a redirect URI,
 /// keeping the query it already has.
-pub fn with_params(uri: &str, params: &[(&str, &str)]) -> Result<String, RedirectError> {
+pub(crate) fn with_params(uri: &str, params: &[(&str, &str)]) -> Result<String, RedirectError> {
     let mut url = validate_registered(uri)?;
     {
         let mut query = url.query_pairs_mut();

@@ -3,7 +3,7 @@
 /// `{app-id}|{secret-or-token}`: an app access token, or an app's id and
 /// secret used directly where an app token is accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AppCredentials<'a> {
+pub(crate) struct AppCredentials<'a> {
     /// The app id (api_key).
     pub app_id: &'a str,
     /// The part after the bar: an issued app token or the app secret.
@@ -12,7 +12,7 @@ pub struct AppCredentials<'a> {
 
 impl<'a> AppCredentials<'a> {
     /// Splits an app token at its single `|`; `None` for user tokens.
-    pub fn parse(token: &'a str) -> Option<Self> {
+    pub(crate) fn parse(token: &'a str) -> Option<Self> {
         let (app_id, secret) = token.split_once('|')?;
         (!app_id.is_empty() && !secret.is_empty() && !secret.contains('|')).then_some(Self { app_id, secret })
     }
@@ -20,7 +20,7 @@ impl<'a> AppCredentials<'a> {
 
 /// Whether a path segment is a Graph API version such as `v2.8` or `v25.0`,
 /// which every Graph path may start with.
-pub fn is_api_version(segment: &str) -> bool {
+pub(crate) fn is_api_version(segment: &str) -> bool {
     let Some(rest) = segment.strip_prefix('v') else { return false };
     let Some((major, minor)) = rest.split_once('.') else { return false };
     let number = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());

@@ -13,7 +13,7 @@ pub fn app_secret(api_key: &str) -> Vec<u8> {
 
 /// The context of a legacy session's sealed secret: the session token's
 /// hash, known before the row is inserted and unique to it.
-pub fn session_secret(token_hash: &TokenHash) -> Vec<u8> {
+pub(crate) fn session_secret(token_hash: &TokenHash) -> Vec<u8> {
     let mut context = b"session-secret:".to_vec();
     context.extend_from_slice(token_hash.as_slice());
     context

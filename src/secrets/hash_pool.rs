@@ -28,7 +28,7 @@ type Deliver = Box<dyn FnOnce() + Send>;
 /// Cheap to clone; clones share the workers. The workers stop when the
 /// last clone is dropped.
 #[derive(Clone, Debug)]
-pub struct PasswordHasher {
+pub(crate) struct PasswordHasher {
     shared: Arc<Shared>,
     _owner: Arc<Owner>,
 }
@@ -101,7 +101,7 @@ impl Shared {
 }
 
 /// The nice value of the hashing threads.
-pub const HASH_NICE: i32 = 19;
+pub(super) const HASH_NICE: i32 = 19;
 
 /// Lowers the calling thread's scheduling priority, so that a hash never
 /// holds a core that a request needs: with every core hashing (a login rush
@@ -118,7 +118,7 @@ fn yield_to_requests() {
 impl PasswordHasher {
     /// `concurrency` (at least 1) worker threads and `queue` waiting places;
     /// a quarter of the queue again (at least 1) is the priority queue.
-    pub fn new(concurrency: usize, queue: usize) -> Self {
+    pub(crate) fn new(concurrency: usize, queue: usize) -> Self {
         let concurrency = concurrency.max(1);
         let shared = Arc::new(Shared {
             queues: Mutex::new(Queues {
@@ -146,13 +146,15 @@ impl PasswordHasher {
     }
 
     /// Requests waiting for a worker now.
-    pub fn waiting(&self) -> usize {
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
         let queues = self.shared.lock();
         queues.priority.len() + queues.normal.len()
     }
 
     /// Hashes running now.
-    pub fn running(&self) -> usize {
+    #[cfg(test)]
+    fn running(&self) -> usize {
         self.shared.lock().running
     }
 
@@ -209,7 +211,7 @@ impl PasswordHasher {
     }
 
     /// Hashes a new password (argon2id, random salt), within the bound.
-    pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
+    pub(crate) async fn hash(&self, password: String) -> Result<String, PasswordError> {
         self.run(true, move |_| hash_now(&password)).await
     }
 
@@ -217,7 +219,7 @@ impl PasswordHasher {
     /// checked against a dummy hash in the same time), within the bound;
     /// `priority` requests use the priority queue. Known and unknown users
     /// are admitted alike.
-    pub async fn verify(
+    pub(crate) async fn verify(
         &self,
         stored: Option<String>,
         password: String,

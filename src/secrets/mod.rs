@@ -17,9 +17,11 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub use hash_pool::PasswordHasher;
-pub use key::{KeyError, ServerKey};
-pub use password::{PasswordError, hash_password, verify_password};
+pub(crate) use hash_pool::PasswordHasher;
+pub use key::KeyError;
+pub use key::ServerKey;
+pub use password::PasswordError;
+pub use password::{hash_password, verify_password};
 
 /// SHA-256 of a bearer token: what the database stores and looks up, so a
 /// leaked database yields no usable token.
@@ -64,7 +66,7 @@ impl std::fmt::Debug for CodeMac {
 }
 
 /// `n` random bytes from the operating system.
-pub fn random_bytes(n: usize) -> Vec<u8> {
+pub(crate) fn random_bytes(n: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; n];
     OsRng.fill_bytes(&mut bytes);
     bytes
@@ -84,7 +86,7 @@ pub fn random_token(n: usize) -> String {
 }
 
 /// Compares two secret byte strings in time independent of where they differ.
-pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 

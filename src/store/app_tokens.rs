@@ -157,7 +157,7 @@ impl Store {
     /// Marks a consumed code as presented again. Returns nothing; whoever
     /// issued a token from it checks [`Store::code_reused`] afterwards, so a
     /// token issued while a reuse is being handled is revoked all the same.
-    pub async fn mark_code_reused(&self, id: i64, now: i64) -> Result<(), StoreError> {
+    pub(crate) async fn mark_code_reused(&self, id: i64, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE app_tokens SET revoked_at = COALESCE(revoked_at, $2), \
                  revoked_reason = COALESCE(revoked_reason, $3) WHERE id = $1",
@@ -171,7 +171,7 @@ impl Store {
     }
 
     /// Whether the code `id` was presented again after its first use.
-    pub async fn code_reused(&self, id: i64) -> Result<bool, StoreError> {
+    pub(crate) async fn code_reused(&self, id: i64) -> Result<bool, StoreError> {
         let reason: Option<Option<String>> =
             sqlx::query_scalar("SELECT revoked_reason FROM app_tokens WHERE id = $1")
                 .bind(id)
@@ -183,7 +183,7 @@ impl Store {
     /// Revokes every live token issued from the code or token `id`, and
     /// those issued from them in turn (a long-lived token exchanged from a
     /// code's token); returns how many. For a reused OAuth code.
-    pub async fn revoke_issued_from(&self, id: i64, now: i64) -> Result<u64, StoreError> {
+    pub(crate) async fn revoke_issued_from(&self, id: i64, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE app_tokens SET revoked_at = $2, revoked_reason = $3 \
              WHERE revoked_at IS NULL AND id IN ( \
@@ -219,7 +219,7 @@ impl Store {
     /// A token of this kind with its app and, when bound, its user, in one
     /// read whatever its state (the caller says why it is unusable): what
     /// `/me` and `debug_token` check on every call.
-    pub async fn app_token_with_owner(
+    pub(crate) async fn app_token_with_owner(
         &self,
         kind: AppTokenKind,
         token_hash: &TokenHash,
@@ -250,7 +250,7 @@ impl Store {
     /// kind with the token's user, in one read whatever the token's state:
     /// what `debug_token` checks on every call (a token of another app is
     /// not found, which is what such a token is to this app).
-    pub async fn app_and_its_token(
+    pub(crate) async fn app_and_its_token(
         &self,
         api_key: &str,
         kind: AppTokenKind,

@@ -61,7 +61,7 @@ impl App {
 
     /// Whether a call from `source` may act for this app: any address when
     /// no network is listed, else one inside a listed network.
-    pub fn allows_source(&self, source: IpAddr) -> bool {
+    pub(crate) fn allows_source(&self, source: IpAddr) -> bool {
         self.allowed_ips.is_empty() || self.allowed_ips.iter().any(|net| net.contains(&source))
     }
 }
@@ -122,14 +122,6 @@ impl Store {
             .await?)
     }
 
-    /// The application with this numeric id (a token's issuer).
-    pub async fn app_by_id(&self, id: i64) -> Result<Option<App>, StoreError> {
-        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.read())
-            .await?)
-    }
-
     /// The application with this name.
     pub async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
         Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE name = $1"))
@@ -182,7 +174,7 @@ impl Store {
 
     /// Counts one call made for `app` against its per-minute limit (shared
     /// by the legacy and Graph APIs, across instances); false when over it.
-    pub async fn count_app_call(&self, app: &App, now: i64) -> Result<bool, StoreError> {
+    pub(crate) async fn count_app_call(&self, app: &App, now: i64) -> Result<bool, StoreError> {
         let Some(limit) = app.rate_limit_per_min else { return Ok(true) };
         let hit = self.rate_limit_hit(&format!("app:{}", app.id), 60, now).await?;
         Ok(i64::from(hit.hits) <= limit)

@@ -87,7 +87,7 @@ pub enum KeyRemoval {
 
 /// What enrolling a key did.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Enrolment {
+pub(crate) enum Enrolment {
     /// The key is stored; `first` when it is the user's first, which then
     /// came with the first recovery-code set.
     Added {
@@ -151,7 +151,7 @@ impl Store {
     /// gets [`Enrolment::NotFirst`]. Of concurrent first enrolments exactly
     /// one stores a key and a code set. [`StoreError::Conflict`] when the
     /// handle is already registered.
-    pub async fn enroll_credential(
+    pub(crate) async fn enroll_credential(
         &self,
         new: &NewCredential<'_>,
         only_first: bool,

@@ -53,7 +53,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// True when retrying later may succeed: the database is down or busy.
-    pub fn is_unavailable(&self) -> bool {
+    pub(crate) fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
     }
 

@@ -40,15 +40,21 @@ use sqlx::{AnyPool, Executor};
 pub use app_tokens::{AppToken, AppTokenKind, NewAppToken, RevokeReason};
 pub use apps::{App, NewApp};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
-pub use challenges::{Challenge, ChallengePurpose, NewChallenge};
-pub use credentials::{CounterUpdate, Credential, Enrolment, KeyRemoval, NewCredential};
+pub use challenges::Challenge;
+pub use challenges::{ChallengePurpose, NewChallenge};
+pub(crate) use credentials::Enrolment;
+pub use credentials::{CounterUpdate, Credential, KeyRemoval, NewCredential};
 pub use error::StoreError;
-pub use purge::{KNOWN_NETWORK_KEEP_SECS, PurgeReport, TOKEN_KEEP_SECS, spawn_purge_task};
+pub use purge::PurgeReport;
+pub use purge::TOKEN_KEEP_SECS;
+pub(crate) use purge::{KNOWN_NETWORK_KEEP_SECS, spawn_purge_task};
 pub use ratelimit::RateLimitHit;
 pub use recovery::Redemption;
 pub use sessions::{NewSession, SEEN_RESOLUTION_SECS, Session};
-pub use users::{NewUser, User, UserSummary};
-pub use values::{SessionKind, Transport, UnknownValue};
+pub use users::UserSummary;
+pub use users::{NewUser, User};
+pub use values::UnknownValue;
+pub use values::{SessionKind, Transport};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -90,7 +96,7 @@ impl Default for StoreOptions {
 
 /// Connection use at one moment, for the `/metrics` gauges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolStats {
+pub(crate) struct PoolStats {
     /// Connections open (busy or idle).
     pub open: u32,
     /// Open connections waiting for work.
@@ -180,7 +186,7 @@ impl Store {
     }
 
     /// Current connection use (writer and readers together).
-    pub fn pool_stats(&self) -> PoolStats {
+    pub(crate) fn pool_stats(&self) -> PoolStats {
         let (mut open, mut idle) = (self.pool.size(), self.pool.num_idle());
         if let Some(readers) = &self.readers {
             open += readers.size();
@@ -266,7 +272,7 @@ pub fn normalize_url(url: &str) -> Result<(Engine, String), StoreError> {
 }
 
 /// The SQLite file a URL names, if it names one (used to put the key file next to it).
-pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     match normalize_url(url) {
         Ok((Engine::Sqlite, url)) if url != "sqlite::memory:" => {
             let rest = url.strip_prefix("sqlite://")?;
@@ -277,7 +283,7 @@ pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
 }
 
 /// The URL with any password replaced by `***`, safe for messages and logs.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://")
         && let Some((userinfo, host)) = rest.split_once('@')
         && let Some((user, _password)) = userinfo.split_once(':')

@@ -21,7 +21,7 @@ pub struct PurgeReport {
 
 /// A network a user signed in from is remembered this long after the last
 /// sign-in from it.
-pub const KNOWN_NETWORK_KEEP_SECS: i64 = 90 * 24 * 3600;
+pub(crate) const KNOWN_NETWORK_KEEP_SECS: i64 = 90 * 24 * 3600;
 
 /// Expired and revoked tokens are kept this long, so token checks can still
 /// say "expired" (subcode 463) or "password changed" (460) instead of "invalid".
@@ -67,7 +67,7 @@ impl Store {
 
 /// Runs [`Store::purge_expired`] every `every` until the runtime stops. A
 /// failed run (database down) is logged and retried at the next tick.
-pub fn spawn_purge_task(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn_purge_task(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every.max(Duration::from_secs(1)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

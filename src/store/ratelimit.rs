@@ -61,7 +61,7 @@ impl Store {
 
     /// The hits on `bucket` in the current window of `window_secs`, without
     /// counting one.
-    pub async fn rate_limit_peek(
+    pub(crate) async fn rate_limit_peek(
         &self,
         bucket: &str,
         window_secs: i64,
@@ -79,7 +79,12 @@ impl Store {
 
     /// Records that `user_id` signed in with the right password from
     /// `network` (see `known_networks` in the migrations).
-    pub async fn remember_network(&self, user_id: i64, network: &str, now: i64) -> Result<(), StoreError> {
+    pub(crate) async fn remember_network(
+        &self,
+        user_id: i64,
+        network: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO known_networks (user_id, network, seen_at) VALUES ($1, $2, $3) \
              ON CONFLICT (user_id, network) DO UPDATE SET seen_at = excluded.seen_at",
@@ -93,7 +98,12 @@ impl Store {
     }
 
     /// Whether `user_id` signed in from `network` at or after `since`.
-    pub async fn knows_network(&self, user_id: i64, network: &str, since: i64) -> Result<bool, StoreError> {
+    pub(crate) async fn knows_network(
+        &self,
+        user_id: i64,
+        network: &str,
+        since: i64,
+    ) -> Result<bool, StoreError> {
         let seen: Option<i64> = sqlx::query_scalar(
             "SELECT seen_at FROM known_networks WHERE user_id = $1 AND network = $2 AND seen_at >= $3",
         )

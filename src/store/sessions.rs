@@ -228,7 +228,7 @@ impl Store {
     }
 
     /// Ends one of the user's sessions by id.
-    pub async fn delete_session(&self, user_id: i64, id: i64) -> Result<(), StoreError> {
+    pub(crate) async fn delete_session(&self, user_id: i64, id: i64) -> Result<(), StoreError> {
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id = $2")
             .bind(user_id)
             .bind(id)

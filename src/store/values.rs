@@ -74,7 +74,7 @@ stored_names!(SessionKind, "sessions.kind", { Api => "api", Enroll => "enroll", 
 
 impl SessionKind {
     /// True for the sessions a user holds directly (not an application's).
-    pub fn is_users_own(self) -> bool {
+    pub(crate) fn is_users_own(self) -> bool {
         matches!(self, Self::Api | Self::Enroll)
     }
 }

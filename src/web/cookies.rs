@@ -10,15 +10,15 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 use crate::secrets;
 
 /// The session cookie over plain HTTP (localhost).
-pub const SESSION_COOKIE: &str = "keygate_session";
+pub(crate) const SESSION_COOKIE: &str = "keygate_session";
 /// The CSRF cookie over plain HTTP; its value is also written into each page.
-pub const CSRF_COOKIE: &str = "keygate_csrf";
+pub(crate) const CSRF_COOKIE: &str = "keygate_csrf";
 /// The session cookie under TLS: the `__Host-` prefix makes the browser
 /// refuse it unless it is Secure, for this host only and for every path, so
 /// a sibling subdomain or a plain-HTTP page cannot plant or shadow it.
-pub const SECURE_SESSION_COOKIE: &str = "__Host-keygate_session";
+pub(crate) const SECURE_SESSION_COOKIE: &str = "__Host-keygate_session";
 /// The CSRF cookie under TLS.
-pub const SECURE_CSRF_COOKIE: &str = "__Host-keygate_csrf";
+pub(crate) const SECURE_CSRF_COOKIE: &str = "__Host-keygate_csrf";
 /// The header the page's script echoes the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -36,7 +36,7 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Whether a method changes state (and so needs the CSRF token).
-pub fn changes_state(method: &Method) -> bool {
+pub(crate) fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
@@ -50,12 +50,12 @@ pub struct Cookies {
 
 impl Cookies {
     /// The cookies for a service at `origin`.
-    pub fn for_origin(origin: &str) -> Self {
+    pub(crate) fn for_origin(origin: &str) -> Self {
         Self { secure: origin.starts_with("https://") }
     }
 
     /// The session cookie's name.
-    pub fn session_name(self) -> &'static str {
+    pub(crate) fn session_name(self) -> &'static str {
         if self.secure { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
     }
 
@@ -87,19 +87,19 @@ impl Cookies {
     }
 
     /// Sets the session cookie; it lasts as long as the session.
-    pub fn set_session(self, headers: &mut HeaderMap, token: &str, max_age: i64) {
+    pub(crate) fn set_session(self, headers: &mut HeaderMap, token: &str, max_age: i64) {
         let cookie =
             format!("{}={token}; Max-Age={}{}", self.session_name(), max_age.max(0), self.attributes());
         append(headers, &cookie);
     }
 
     /// Removes the session cookie.
-    pub fn clear_session(self, headers: &mut HeaderMap) {
+    pub(crate) fn clear_session(self, headers: &mut HeaderMap) {
         append(headers, &format!("{}=; Max-Age=0{}", self.session_name(), self.attributes()));
     }
 
     /// The page's CSRF token: the browser's existing one, or a new one to set.
-    pub fn csrf_token(self, request: &HeaderMap) -> (String, bool) {
+    pub(crate) fn csrf_token(self, request: &HeaderMap) -> (String, bool) {
         match get(request, self.csrf_name()) {
             Some(token) => (token.to_owned(), false),
             None => (secrets::random_token(24), true),
@@ -107,7 +107,7 @@ impl Cookies {
     }
 
     /// Sets the CSRF cookie (browser session lifetime).
-    pub fn set_csrf(self, headers: &mut HeaderMap, token: &str) {
+    pub(crate) fn set_csrf(self, headers: &mut HeaderMap, token: &str) {
         append(headers, &format!("{}={token}{}", self.csrf_name(), self.attributes()));
     }
 }

@@ -21,18 +21,18 @@ use crate::oauth::{OAuthError, OAuthErrorKind};
 
 /// How long the breaker stays open after the database was found down:
 /// requests in that time are answered 503 at once, then one wave tries again.
-pub const BREAKER_OPEN: Duration = Duration::from_millis(500);
+pub(super) const BREAKER_OPEN: Duration = Duration::from_millis(500);
 
 /// Marks a response that failed because the database was unreachable, for
 /// surfaces whose error answers are not 503 (the legacy API's error 2).
 #[derive(Clone, Copy, Debug)]
-pub struct DatabaseDown;
+pub(super) struct DatabaseDown;
 
 /// Whether the database is believed down: set by any answer that found it
 /// unreachable, cleared by a passing health check or once it has been open
 /// for [`BREAKER_OPEN`].
 #[derive(Debug)]
-pub struct Breaker {
+pub(crate) struct Breaker {
     epoch: Instant,
     /// Milliseconds since `epoch` until which the breaker is open (0: closed).
     open_until: AtomicU64,
@@ -50,7 +50,7 @@ impl Breaker {
     }
 
     /// True while requests that need the database should not try it.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.now_ms() < self.open_until.load(Ordering::Acquire)
     }
 
@@ -67,7 +67,7 @@ impl Breaker {
 
 /// Which protocol a path speaks, for the shape of its errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Surface {
+pub(super) enum Surface {
     /// `/restserver.php`, `/method/{name}`.
     Legacy,
     /// `/oauth/*`, `/debug_token`, `/me…`, with or without `/vX.Y`.
@@ -78,7 +78,7 @@ pub enum Surface {
 
 impl Surface {
     /// The surface of a request path.
-    pub fn of(path: &str) -> Self {
+    pub(super) fn of(path: &str) -> Self {
         if path == "/restserver.php" || path.starts_with("/method/") {
             return Self::Legacy;
         }
@@ -112,7 +112,7 @@ async fn unavailable(surface: Surface, query: &str, request: Request) -> Respons
 }
 
 /// The middleware: see the module documentation.
-pub async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(super) async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or("").to_owned();
     let surface = Surface::of(&path);

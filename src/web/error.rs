@@ -43,7 +43,7 @@ impl ApiError {
     }
 
     /// `500 internal`: logs the cause, shows the client nothing of it.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
     }

@@ -5,7 +5,7 @@
 mod api;
 mod client;
 pub mod cookies;
-pub mod edge;
+mod edge;
 mod error;
 mod health;
 mod legacy;
@@ -30,16 +30,16 @@ use crate::store::Store;
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The configuration the service started with.
-    pub config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
     /// The database: every handler's only way to persistent state.
     pub store: Store,
     /// Seals and opens app and session secrets.
     pub server_key: Arc<ServerKey>,
     /// Login and key management over the store.
-    pub auth: crate::auth::Auth,
+    pub(crate) auth: crate::auth::Auth,
     /// Open while the database is known to be down: requests are answered
     /// 503 at once instead of each waiting for a connection.
-    pub breaker: Arc<edge::Breaker>,
+    pub(crate) breaker: Arc<edge::Breaker>,
 }
 
 impl AppState {
@@ -59,18 +59,24 @@ impl AppState {
         Self { config: Arc::new(config), store, server_key, auth, breaker: Arc::default() }
     }
 
+    /// Hits and misses of the cache of prepared verification keys (also
+    /// in `/metrics`), to see whether logins skip the key's set-up.
+    pub fn key_cache_stats(&self) -> (u64, u64) {
+        (self.auth.keys.hits(), self.auth.keys.misses())
+    }
+
     /// The Graph token endpoints, for a caller at `source`.
-    pub fn graph(&self, source: std::net::IpAddr) -> crate::oauth::graph::Graph<'_> {
-        crate::oauth::graph::Graph { store: &self.store, server_key: &self.server_key, source }
+    pub(crate) fn graph(&self, source: std::net::IpAddr) -> crate::oauth::Graph<'_> {
+        crate::oauth::Graph { store: &self.store, server_key: &self.server_key, source }
     }
 
     /// The legacy REST methods.
-    pub fn legacy(&self) -> crate::legacy::Service<'_> {
+    pub(crate) fn legacy(&self) -> crate::legacy::Service<'_> {
         crate::legacy::Service { store: &self.store, server_key: &self.server_key }
     }
 
     /// The browser cookies' names and attributes for the configured origin.
-    pub fn cookies(&self) -> cookies::Cookies {
+    pub(crate) fn cookies(&self) -> cookies::Cookies {
         cookies::Cookies::for_origin(&self.config.origin)
     }
 }

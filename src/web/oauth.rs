@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{AppState, ClientAddr};
 use crate::clock::unix_now;
-use crate::oauth::graph::Params;
+use crate::oauth::Params;
 use crate::oauth::{OAuthError, OAuthErrorKind, is_api_version};
 
 /// Largest query string plus body accepted.

@@ -6,7 +6,7 @@ use crate::common;
 
 use common::api::{Token, client_data, key_handle_of};
 use common::verify::read_fixture;
-use keygate::verify::{
+use keygate_verify::{
     AttestationPolicy, AttestationTrust, CounterVerdict, CredentialKey, TrustRoots, app_param,
     verify_authentication, verify_registration,
 };

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use common::api::{Api, Token};
 use common::legacy::{AppOptions, TestApp, register};
 use keygate::config::Config;
-use keygate::oauth::graph::{Graph, Params};
+use keygate::oauth::{Graph, Params};
 use keygate::secrets::{ServerKey, hash_password};
 use keygate::store::{NewUser, Store};
 use keygate::web::AppState;

@@ -170,7 +170,7 @@ async fn webauthn_sign_in(store: Store) {
 /// key). Accepted and recorded under `none` and `verified`, refused under
 /// `trusted-ca`; an accepted key then signs in.
 async fn registration_without_a_certificate(db: Store) {
-    use keygate::verify::AttestationMode;
+    use keygate_verify::AttestationMode;
     let roots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/soft-token/ca.pem");
     for (n, mode) in
         [AttestationMode::None, AttestationMode::Verified, AttestationMode::TrustedCa].into_iter().enumerate()

@@ -8,7 +8,7 @@
 //! must equal both references. 10 000 cases by default;
 //! `KEYGATE_DIFF_CASES=100000 cargo test --test verify fast_verify_diff` runs more.
 
-use keygate::verify::fast::{BatchItem, FastKey, KeyCache, PreparedKey, Verifier, verify_batch};
+use keygate_verify::fast::{BatchItem, FastKey, KeyCache, PreparedKey, Verifier, verify_batch};
 use openssl::bn::{BigNum, BigNumContext};
 use openssl::ec::{EcGroup, EcKey, EcPoint};
 use openssl::ecdsa::EcdsaSig;

@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::verify::{Vector, attestation_key, authentication, read_fixture, registration};
-use keygate::verify::{
+use keygate_verify::{
     AttestationPolicy, AttestationTrust, CredentialKey, TrustRoots, VerifyError, app_param,
     verify_authentication, verify_registration,
 };
@@ -202,7 +202,7 @@ fn self_signed_attestation_is_verified_but_not_trusted_unless_configured() {
     let forged = registration(&other, &cert, &pki.user, &pki.handle, &pki.app, &pki.chal);
     assert_eq!(
         pki.verify(&forged, &AttestationPolicy::Verified),
-        Err(VerifyError::BadSignature { what: keygate::verify::Signed::Registration })
+        Err(VerifyError::BadSignature { what: keygate_verify::Signed::Registration })
     );
     assert_eq!(pki.verify(&forged, &AttestationPolicy::None), Ok(AttestationTrust::NotChecked));
 }

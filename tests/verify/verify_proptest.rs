@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::verify::{attestation_key, authentication, read_fixture, registration, sec1};
-use keygate::verify::{
+use keygate_verify::{
     AttestationPolicy, AttestationTrust, AuthenticatorData, ClientData, CredentialKey, RegistrationData,
     SignatureData, TrustRoots, verify_authentication, verify_registration,
 };
@@ -69,7 +69,7 @@ proptest! {
         let _ = ClientData::parse_u2f(&bytes);
         let _ = ClientData::parse_webauthn(&bytes);
         let _ = CredentialKey::from_sec1_uncompressed(&bytes);
-        let _ = keygate::verify::AttestationCertificate::parse(&bytes);
+        let _ = keygate_verify::AttestationCertificate::parse(&bytes);
     }
 
     #[test]

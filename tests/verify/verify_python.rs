@@ -7,7 +7,7 @@
 use crate::common;
 
 use common::verify::{Vector, attestation_key, authentication, read_fixture, registration, sec1};
-use keygate::verify::{AttestationPolicy, CredentialKey, RegistrationData, SignatureData, app_param};
+use keygate_verify::{AttestationPolicy, CredentialKey, RegistrationData, SignatureData, app_param};
 use p256::ecdsa::{Signature, SigningKey};
 use serde_json::{Value, json};
 

@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::verify::{Vector, sec1};
-use keygate::verify::{
+use keygate_verify::{
     AttestationPolicy, AttestationTrust, ClientDataExpectation, CredentialKey, RegistrationData,
     SignatureData, U2fClientDataType, app_param, verify_authentication, verify_registration,
     verify_u2f_client_data,
@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 fn challenge_bytes(v: &Vector) -> Vec<u8> {
     use base64::Engine as _;
-    keygate::verify::client_data::WEBSAFE.decode(v.str("challenge")).unwrap()
+    keygate_verify::client_data::WEBSAFE.decode(v.str("challenge")).unwrap()
 }
 
 #[test]
@@ -24,7 +24,7 @@ fn registration_vector_fields_agree_with_each_other() {
     let user = SigningKey::from_slice(&v.bytes("user_private_key")).unwrap();
     assert_eq!(sec1(&user), v.bytes("user_public_key"));
     let attestation = SigningKey::from_slice(&v.bytes("attestation_private_key")).unwrap();
-    let cert = keygate::verify::AttestationCertificate::parse(&v.bytes("attestation_cert")).unwrap();
+    let cert = keygate_verify::AttestationCertificate::parse(&v.bytes("attestation_cert")).unwrap();
     assert_eq!(&cert.verifying_key().unwrap(), attestation.verifying_key());
     assert_eq!(cert.subject(), "CN=PilotGnubby-0.4.1-47901280001155957352");
 }
@@ -101,7 +101,7 @@ fn authentication_vector_verifies() {
 
 #[test]
 fn recorded_webauthn_assertion_verifies_and_flips_fail() {
-    use keygate::verify::{AssertionExpectation, VerifyError, verify_assertion};
+    use keygate_verify::{AssertionExpectation, VerifyError, verify_assertion};
     let v = Vector::load("webauthn-assertion");
     let key = CredentialKey::from_spki_der(&v.bytes("public_key_spki")).unwrap();
     assert_eq!(key.sec1_bytes().to_vec(), v.bytes("public_key"));

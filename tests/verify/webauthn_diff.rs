@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use keygate::verify::{AssertionExpectation, ClientDataExpectation, CredentialKey, verify_assertion};
+use keygate_verify::{AssertionExpectation, ClientDataExpectation, CredentialKey, verify_assertion};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{DerSignature, SigningKey};
 use sha2::{Digest, Sha256};

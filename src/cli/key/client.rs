@@ -7,7 +7,7 @@ use super::origin::ServerOrigin;
 use crate::cli::CliError;
 
 /// The server and, once logged in, the session.
-pub struct ApiClient {
+pub(super) struct ApiClient {
     http: reqwest::Client,
     base: String,
     /// The origin `--server` names: the only one the CLI signs for.
@@ -18,7 +18,7 @@ pub struct ApiClient {
 
 /// A refusal of the API: its code and message.
 #[derive(Debug)]
-pub struct Refusal {
+pub(super) struct Refusal {
     /// The `error.code` of the answer.
     pub code: String,
     /// The `error.message` of the answer.
@@ -28,7 +28,7 @@ pub struct Refusal {
 impl ApiClient {
     /// A client of the server at `base` (e.g. `http://localhost:8080`);
     /// refuses plain HTTP to anything but this machine before any request.
-    pub fn new(base: &str, user: &str) -> Result<Self, CliError> {
+    pub(super) fn new(base: &str, user: &str) -> Result<Self, CliError> {
         let origin = ServerOrigin::from_server(base).map_err(|e| CliError::other(e.to_string()))?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
@@ -41,7 +41,7 @@ impl ApiClient {
 
     /// Refuses an answer whose `origin` or `appId` is missing or not the
     /// server's own (see [`ServerOrigin::check`]).
-    pub fn check_origin(&self, answer: &Value) -> Result<(), CliError> {
+    pub(super) fn check_origin(&self, answer: &Value) -> Result<(), CliError> {
         let claimed = |name: &str| {
             answer[name].as_str().ok_or_else(|| CliError::other(format!("the server's answer lacks {name}")))
         };
@@ -49,7 +49,7 @@ impl ApiClient {
     }
 
     /// Sends one request; `Ok(Err(refusal))` is an API error answer.
-    pub async fn send(
+    pub(super) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -92,7 +92,7 @@ impl ApiClient {
     }
 
     /// Like [`ApiClient::send`], with refusals turned into messages.
-    pub async fn call(
+    pub(super) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -103,7 +103,7 @@ impl ApiClient {
     }
 
     /// The one-line message for a refusal.
-    pub fn explain(&self, refusal: &Refusal) -> CliError {
+    pub(super) fn explain(&self, refusal: &Refusal) -> CliError {
         let user = &self.user;
         CliError::other(match refusal.code.as_str() {
             "bad_credentials" => format!("wrong user name or password for {user}"),

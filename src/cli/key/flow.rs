@@ -176,7 +176,7 @@ async fn session(api: &ApiClient, args: &KeyServerArgs) -> Result<Login, CliErro
 }
 
 /// `keygate key login`: prints the session.
-pub async fn login(args: &KeyServerArgs) -> Result<(), CliError> {
+pub(super) async fn login(args: &KeyServerArgs) -> Result<(), CliError> {
     let api = ApiClient::new(&args.server, &args.user)?;
     let login = password_login(&api, args).await?;
     println!("session_token: {}", login.token);
@@ -188,7 +188,7 @@ pub async fn login(args: &KeyServerArgs) -> Result<(), CliError> {
 }
 
 /// `keygate key enroll`: registers the key on `--device`.
-pub async fn enroll(args: &KeyServerArgs, name: Option<&str>) -> Result<(), CliError> {
+pub(super) async fn enroll(args: &KeyServerArgs, name: Option<&str>) -> Result<(), CliError> {
     let api = ApiClient::new(&args.server, &args.user)?;
     let login = session(&api, args).await?;
     if login.device_used {
@@ -241,7 +241,7 @@ async fn keys(api: &ApiClient, token: &str) -> Result<Vec<Value>, CliError> {
 }
 
 /// `keygate key list`.
-pub async fn list(args: &KeyServerArgs) -> Result<(), CliError> {
+pub(super) async fn list(args: &KeyServerArgs) -> Result<(), CliError> {
     let api = ApiClient::new(&args.server, &args.user)?;
     let login = session(&api, args).await?;
     let keys = keys(&api, &login.token).await?;
@@ -277,7 +277,7 @@ async fn resolve(api: &ApiClient, token: &str, key: &str) -> Result<String, CliE
 }
 
 /// `keygate key rename`.
-pub async fn rename(args: &KeyServerArgs, key: &str, label: &str) -> Result<(), CliError> {
+pub(super) async fn rename(args: &KeyServerArgs, key: &str, label: &str) -> Result<(), CliError> {
     let api = ApiClient::new(&args.server, &args.user)?;
     let login = session(&api, args).await?;
     let id = resolve(&api, &login.token, key).await?;
@@ -288,7 +288,7 @@ pub async fn rename(args: &KeyServerArgs, key: &str, label: &str) -> Result<(), 
 }
 
 /// `keygate key remove`.
-pub async fn remove(args: &KeyServerArgs, key: &str) -> Result<(), CliError> {
+pub(super) async fn remove(args: &KeyServerArgs, key: &str) -> Result<(), CliError> {
     let api = ApiClient::new(&args.server, &args.user)?;
     let login = session(&api, args).await?;
     let id = resolve(&api, &login.token, key).await?;

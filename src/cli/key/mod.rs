@@ -13,7 +13,7 @@ use super::device::DeviceArgs;
 
 /// The `keygate key` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum KeyCommand {
+pub(crate) enum KeyCommand {
     /// Register a security key for your account.
     Enroll(KeyEnrollArgs),
     /// List your registered keys.
@@ -28,7 +28,7 @@ pub enum KeyCommand {
 
 /// The server, the account, the device and how long to wait for a touch.
 #[derive(Debug, Args)]
-pub struct KeyServerArgs {
+pub(crate) struct KeyServerArgs {
     /// The keygate server. Its origin (scheme, host, port) is the only one
     /// the key signs for: a server answering with another origin or
     /// application id is refused before the key is used. Plain http:// only
@@ -49,7 +49,7 @@ pub struct KeyServerArgs {
 
 /// Arguments of `keygate key enroll`.
 #[derive(Debug, Args)]
-pub struct KeyEnrollArgs {
+pub(crate) struct KeyEnrollArgs {
     #[command(flatten)]
     pub server: KeyServerArgs,
     /// A label for the key, e.g. "blue yubikey".
@@ -59,7 +59,7 @@ pub struct KeyEnrollArgs {
 
 /// A key named by id or label.
 #[derive(Debug, Args)]
-pub struct KeyRefArgs {
+pub(crate) struct KeyRefArgs {
     /// The key's id or label.
     pub key: String,
     #[command(flatten)]
@@ -68,7 +68,7 @@ pub struct KeyRefArgs {
 
 /// Arguments of `keygate key rename`.
 #[derive(Debug, Args)]
-pub struct KeyRenameArgs {
+pub(crate) struct KeyRenameArgs {
     /// The key's id or current label.
     pub key: String,
     /// The new label.

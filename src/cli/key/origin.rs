@@ -14,7 +14,7 @@ use url::{Host, Url};
 /// Why the CLI will not sign for a server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum OriginError {
+pub(super) enum OriginError {
     /// `--server` is not an http(s) URL with a host.
     #[error("--server {0:?} is not an http:// or https:// URL with a host")]
     BadServer(String),
@@ -50,14 +50,14 @@ pub enum OriginError {
 /// The origin the CLI speaks to, derived from `--server` as a browser
 /// derives a page's origin (scheme, host, port; default ports left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerOrigin {
+pub(super) struct ServerOrigin {
     origin: String,
     host: String,
 }
 
 impl ServerOrigin {
     /// Parses `--server`; plain HTTP only to a loopback host.
-    pub fn from_server(server: &str) -> Result<Self, OriginError> {
+    pub(super) fn from_server(server: &str) -> Result<Self, OriginError> {
         let bad = || OriginError::BadServer(server.to_owned());
         let url = Url::parse(server).map_err(|_| bad())?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -85,7 +85,7 @@ impl ServerOrigin {
     }
 
     /// The origin the CLI puts in every clientData it has signed.
-    pub fn as_str(&self) -> &str {
+    pub(super) fn as_str(&self) -> &str {
         &self.origin
     }
 
@@ -93,7 +93,7 @@ impl ServerOrigin {
     /// its `origin` must be this one, and its `appId` (RP ID) this host or a
     /// registrable suffix of it (`example.com` for `login.example.com`, never
     /// a public suffix such as `com` or `co.uk`).
-    pub fn check(&self, claimed_origin: &str, app_id: &str) -> Result<(), OriginError> {
+    pub(super) fn check(&self, claimed_origin: &str, app_id: &str) -> Result<(), OriginError> {
         let claimed = Url::parse(claimed_origin)
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_else(|_| claimed_origin.to_owned());

@@ -25,10 +25,10 @@ use crate::auth::AuthError;
 use crate::auth::session::Caller;
 
 /// Largest request body the API reads.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub(super) const BODY_LIMIT: usize = 64 * 1024;
 
 /// All `/api/v1` routes with the body limit applied.
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .merge(login::router())
         .merge(keys::router())
@@ -40,14 +40,14 @@ pub fn router() -> Router<AppState> {
 
 /// The error body every refusal carries (for the OpenAPI document).
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
+pub(super) struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// `code` and `message` of an error body.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
+pub(super) struct ErrorDetail {
     /// Stable machine-readable code (`bad_credentials`, `rate_limited`, …).
     pub code: String,
     /// A sentence for people.
@@ -56,7 +56,7 @@ pub struct ErrorDetail {
 
 /// An API refusal: the JSON error plus, for `rate_limited`, a Retry-After.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     error: ApiError,
     retry_after: Option<u64>,
 }
@@ -113,7 +113,7 @@ impl IntoResponse for Failure {
 }
 
 /// What API handlers return.
-pub type ApiResult<T> = Result<T, Failure>;
+pub(super) type ApiResult<T> = Result<T, Failure>;
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::invalid(message)
@@ -122,7 +122,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
 /// `Json<T>` whose rejections are API errors: 415 without a JSON content
 /// type, 413 over the body limit, 400 `invalid_request` for everything else.
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub(super) struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Failure;

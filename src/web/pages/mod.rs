@@ -17,7 +17,7 @@ use super::AppState;
 
 /// Every page's policy: own scripts, styles and fetches only; no framing,
 /// no plugins, no `<base>` games, forms post only here.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+pub(super) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 const SCRIPT: &str = include_str!("assets/keygate.js");
