@@ -10,6 +10,10 @@
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
 
+#[allow(dead_code)] // each bench seeds only part of what it offers
+#[path = "support/seed.rs"]
+mod seed;
+
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -20,8 +24,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http_body_util::BodyExt;
 use keygate::clock::unix_now;
 use keygate::legacy::Params;
-use keygate::secrets::{ServerKey, TokenHash, context, random_hex};
-use keygate::store::{NewApp, NewSession, NewUser, Store};
+use keygate::secrets::{ServerKey, random_hex};
+use keygate::store::{SessionKind, Store};
 use keygate::web::{AppState, app};
 use tower::ServiceExt;
 
@@ -58,33 +62,10 @@ fn bench(c: &mut Criterion) {
     let (router, api_key, secret, session_key) = rt.block_on(async {
         let store = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
         let state = AppState::new(keygate::config::Config::default(), store.clone(), ServerKey::generate());
-        let (api_key, secret) = (random_hex(16), random_hex(16));
-        let sealed = state.server_key.seal(secret.as_bytes(), &context::app_secret(&api_key));
-        let new = NewApp {
-            name: "bench",
-            api_key: &api_key,
-            secret_sealed: &sealed,
-            desktop: false,
-            redirect_uris: &[],
-            allowed_ips: &[],
-            rate_limit_per_min: None,
-        };
-        let app_row = store.create_app(&new, unix_now()).await.unwrap_or_else(|e| panic!("{e}"));
-        let user = NewUser { name: "alice", display_name: None, password_hash: "$argon2id$unused" };
-        let user = store.create_user(&user, unix_now()).await.unwrap_or_else(|e| panic!("{e}"));
+        let seeded = seed::app_and_user(&store, &state.server_key, unix_now()).await;
         let session_key = random_hex(16);
-        let session = NewSession {
-            token_hash: &TokenHash::of(&session_key),
-            user_id: user.id,
-            kind: keygate::store::SessionKind::Legacy,
-            app_id: Some(app_row.id),
-            secret_sealed: None,
-            user_agent: None,
-            verified_at: None,
-            expires_at: unix_now() + 86_400,
-        };
-        store.create_session(&session, unix_now()).await.unwrap_or_else(|e| panic!("{e}"));
-        (app(state), api_key, secret, session_key)
+        seeded.session(&store, &session_key, SessionKind::Legacy, unix_now()).await;
+        (app(state), seeded.app.api_key, seeded.secret, session_key)
     });
 
     let mut group = c.benchmark_group("legacy_api");

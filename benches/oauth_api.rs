@@ -10,6 +10,10 @@
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
 
+#[allow(dead_code)] // each bench seeds only part of what it offers
+#[path = "support/seed.rs"]
+mod seed;
+
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -19,8 +23,8 @@ use axum::http::Request;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http_body_util::BodyExt;
 use keygate::clock::unix_now;
-use keygate::secrets::{ServerKey, TokenHash, context, random_hex, random_token};
-use keygate::store::{AppTokenKind, NewApp, NewAppToken, NewUser, Store};
+use keygate::secrets::{ServerKey, random_token};
+use keygate::store::Store;
 use keygate::web::{AppState, app};
 use tower::ServiceExt;
 
@@ -40,32 +44,10 @@ fn bench(c: &mut Criterion) {
     let (router, app_token, user_token) = rt.block_on(async {
         let store = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
         let state = AppState::new(keygate::config::Config::default(), store.clone(), ServerKey::generate());
-        let (api_key, secret) = (random_hex(16), random_hex(16));
-        let sealed = state.server_key.seal(secret.as_bytes(), &context::app_secret(&api_key));
-        let new = NewApp {
-            name: "bench",
-            api_key: &api_key,
-            secret_sealed: &sealed,
-            desktop: false,
-            redirect_uris: &[],
-            allowed_ips: &[],
-            rate_limit_per_min: None,
-        };
-        let app_row = store.create_app(&new, unix_now()).await.unwrap_or_else(|e| panic!("{e}"));
-        let user = NewUser { name: "alice", display_name: None, password_hash: "$argon2id$unused" };
-        let user = store.create_user(&user, unix_now()).await.unwrap_or_else(|e| panic!("{e}"));
+        let seeded = seed::app_and_user(&store, &state.server_key, unix_now()).await;
         let user_token = random_token(48);
-        let token = NewAppToken {
-            kind: AppTokenKind::AccessToken,
-            token_hash: &TokenHash::of(&user_token),
-            app_id: app_row.id,
-            user_id: Some(user.id),
-            data: r#"{"scope":["public_profile"]}"#,
-            expires_at: Some(unix_now() + 7200),
-            issued_from: None,
-        };
-        store.create_app_token(&token, unix_now()).await.unwrap_or_else(|e| panic!("{e}"));
-        (app(state), format!("{api_key}|{secret}"), user_token)
+        seeded.access_token(&store, &user_token, unix_now()).await;
+        (app(state), format!("{}|{}", seeded.app.api_key, seeded.secret), user_token)
     });
 
     let mut group = c.benchmark_group("oauth_api");

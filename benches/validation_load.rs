@@ -19,14 +19,18 @@
 //! before/after table). The table is printed and written to
 //! `target/validation-load.json`.
 
+#[allow(dead_code)] // each bench seeds only part of what it offers
+#[path = "support/seed.rs"]
+mod seed;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keygate::clock::unix_now;
 use keygate::legacy::Params;
-use keygate::secrets::{ServerKey, TokenHash, context, random_hex, random_token};
-use keygate::store::{AppTokenKind, NewApp, NewAppToken, NewSession, NewUser, SessionKind, Store};
+use keygate::secrets::{ServerKey, random_hex, random_token};
+use keygate::store::{SessionKind, Store};
 use serde_json::json;
 use sqlx::migrate::MigrateDatabase;
 
@@ -172,52 +176,14 @@ async fn seed(url: &str, key_file: &Path) -> Fixture {
     let store = Store::open(url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
     let key = ServerKey::load(None, key_file).unwrap_or_else(|e| panic!("key file: {e}"));
     let now = unix_now();
-    let (api_key, secret) = (random_hex(16), random_hex(16));
-    let sealed = key.seal(secret.as_bytes(), &context::app_secret(&api_key));
-    let app = NewApp {
-        name: "bench",
-        api_key: &api_key,
-        secret_sealed: &sealed,
-        desktop: false,
-        redirect_uris: &[],
-        allowed_ips: &[],
-        rate_limit_per_min: None,
-    };
-    let app = store.create_app(&app, now).await.unwrap_or_else(|e| panic!("app: {e}"));
-    let user = NewUser { name: "alice", display_name: None, password_hash: "$argon2id$unused" };
-    let user = store.create_user(&user, now).await.unwrap_or_else(|e| panic!("user: {e}"));
-    let session = |token: &str, kind: SessionKind, app_id: Option<i64>| {
-        let hash = TokenHash::of(token);
-        let store = store.clone();
-        async move {
-            let new = NewSession {
-                token_hash: &hash,
-                user_id: user.id,
-                kind,
-                app_id,
-                secret_sealed: None,
-                user_agent: None,
-                verified_at: Some(now),
-                expires_at: now + 86_400,
-            };
-            store.create_session(&new, now).await.unwrap_or_else(|e| panic!("session: {e}"));
-        }
-    };
+    let seeded = seed::app_and_user(&store, &key, now).await;
     let api_session = random_token(32);
-    session(&api_session, SessionKind::Api, None).await;
+    seeded.session(&store, &api_session, SessionKind::Api, now).await;
     let session_key = random_hex(16);
-    session(&session_key, SessionKind::Legacy, Some(app.id)).await;
+    seeded.session(&store, &session_key, SessionKind::Legacy, now).await;
     let access_token = random_token(48);
-    let token = NewAppToken {
-        kind: AppTokenKind::AccessToken,
-        token_hash: &TokenHash::of(&access_token),
-        app_id: app.id,
-        user_id: Some(user.id),
-        data: r#"{"scope":["public_profile"]}"#,
-        expires_at: Some(now + 86_400),
-        issued_from: None,
-    };
-    store.create_app_token(&token, now).await.unwrap_or_else(|e| panic!("access token: {e}"));
+    seeded.access_token(&store, &access_token, now).await;
+    let (api_key, secret) = (seeded.app.api_key, seeded.secret);
     store.close().await;
     let unsigned = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
