@@ -39,15 +39,11 @@ impl Seeded {
     /// Stores a day-long session of `kind` under `token` (a legacy one
     /// belongs to the app).
     pub async fn session(&self, store: &Store, token: &str, kind: SessionKind, now: i64) {
+        let hash = TokenHash::of(token);
         let new = NewSession {
-            token_hash: &TokenHash::of(token),
-            user_id: self.user.id,
-            kind,
             app_id: (kind == SessionKind::Legacy).then_some(self.app.id),
-            secret_sealed: None,
-            user_agent: None,
             verified_at: (kind == SessionKind::Api).then_some(now),
-            expires_at: now + 86_400,
+            ..NewSession::new(&hash, self.user.id, kind, now + 86_400)
         };
         store.create_session(&new, now).await.unwrap_or_else(|e| panic!("session: {e}"));
     }

@@ -477,16 +477,8 @@ impl Auth {
     ) -> Result<IssuedSession, AuthError> {
         let token = secrets::random_token(32);
         let expires_at = now.saturating_add(SESSION_TTL_SECS);
-        let new = NewSession {
-            token_hash: &TokenHash::of(&token),
-            user_id: user.id,
-            kind,
-            app_id: None,
-            secret_sealed: None,
-            user_agent: None,
-            verified_at,
-            expires_at,
-        };
+        let hash = TokenHash::of(&token);
+        let new = NewSession { verified_at, ..NewSession::new(&hash, user.id, kind, expires_at) };
         self.store.create_session(&new, now).await?;
         Ok(IssuedSession { token, expires_at })
     }

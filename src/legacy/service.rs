@@ -188,14 +188,9 @@ impl Service<'_> {
             .map(|s| self.server_key.seal(s.as_bytes(), &context::session_secret(&session_hash)));
         let expires = now + SESSION_SECS;
         let new = NewSession {
-            token_hash: &session_hash,
-            user_id,
-            kind: SessionKind::Legacy,
             app_id: Some(app.id),
             secret_sealed: sealed.as_deref(),
-            user_agent: None,
-            verified_at: None,
-            expires_at: expires,
+            ..NewSession::new(&session_hash, user_id, SessionKind::Legacy, expires)
         };
         store.create_session(&new, now).await?;
         let mut members = vec![

@@ -65,6 +65,23 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
 }
 
+impl<'a> NewSession<'a> {
+    /// A session with no application, secret, user agent or second factor:
+    /// set those that apply with struct update syntax.
+    pub fn new(token_hash: &'a TokenHash, user_id: i64, kind: SessionKind, expires_at: i64) -> Self {
+        Self {
+            token_hash,
+            user_id,
+            kind,
+            app_id: None,
+            secret_sealed: None,
+            user_agent: None,
+            verified_at: None,
+            expires_at,
+        }
+    }
+}
+
 /// How stale `last_seen_at` may be: a session used again within this is
 /// checked by a read alone, so validations do not write.
 pub const SEEN_RESOLUTION_SECS: i64 = 60;

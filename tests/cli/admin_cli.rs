@@ -57,16 +57,7 @@ async fn commands_and_store(url: &str) {
     };
     store.add_credential(&key, 1).await.unwrap();
     let token = TokenHash::of("session-token");
-    let session = NewSession {
-        token_hash: &token,
-        user_id: alice.id,
-        kind: keygate::store::SessionKind::Api,
-        app_id: None,
-        secret_sealed: None,
-        user_agent: None,
-        verified_at: None,
-        expires_at: i64::MAX,
-    };
+    let session = NewSession::new(&token, alice.id, keygate::store::SessionKind::Api, i64::MAX);
     store.create_session(&session, 1).await.unwrap();
 
     let list = ok(url, &["user", "list"], "");

@@ -81,14 +81,13 @@ async fn register_rotate_and_remove() {
     let alice = user(&store, "alice").await;
     let hash = TokenHash::of("some session key");
     let session = NewSession {
-        token_hash: &hash,
-        user_id: alice.id,
-        kind: keygate::store::SessionKind::Legacy,
         app_id: Some(app.id),
-        secret_sealed: None,
-        user_agent: None,
-        verified_at: None,
-        expires_at: keygate::clock::unix_now() + 60,
+        ..NewSession::new(
+            &hash,
+            alice.id,
+            keygate::store::SessionKind::Legacy,
+            keygate::clock::unix_now() + 60,
+        )
     };
     store.create_session(&session, keygate::clock::unix_now()).await.unwrap();
     assert!(ok(url, &["app", "remove", "Demo App"]).contains("removed app Demo App"));

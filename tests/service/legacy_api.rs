@@ -550,15 +550,10 @@ async fn expired_tokens_and_sessions_are_refused() {
     for (key, kind, expires_at) in
         [("old-session", SessionKind::Legacy, now - 1), ("api-session", SessionKind::Api, now + 60)]
     {
+        let hash = TokenHash::of(key);
         let session = NewSession {
-            token_hash: &TokenHash::of(key),
-            user_id: alice.id,
-            kind,
             app_id: if kind == SessionKind::Legacy { Some(app.app.id) } else { None },
-            secret_sealed: None,
-            user_agent: None,
-            verified_at: None,
-            expires_at,
+            ..NewSession::new(&hash, alice.id, kind, expires_at)
         };
         state.store.create_session(&session, now - 86_401).await.unwrap();
         let who =

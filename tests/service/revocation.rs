@@ -94,15 +94,11 @@ impl Cluster {
         expires_at: i64,
     ) {
         let now = unix_now();
+        let hash = TokenHash::of(token);
         let new = NewSession {
-            token_hash: &TokenHash::of(token),
-            user_id,
-            kind,
             app_id,
-            secret_sealed: None,
-            user_agent: None,
             verified_at: Some(now),
-            expires_at,
+            ..NewSession::new(&hash, user_id, kind, expires_at)
         };
         self.store().create_session(&new, now).await.unwrap();
     }

@@ -134,16 +134,7 @@ async fn users_lifecycle(store: Store) {
     key(&store, alice.id, b"kh-2").await;
     let app_id = app(&store, "shop").await;
     let token = TokenHash::of("session");
-    let new = NewSession {
-        token_hash: &token,
-        user_id: alice.id,
-        kind: keygate::store::SessionKind::Api,
-        app_id: None,
-        secret_sealed: None,
-        user_agent: None,
-        verified_at: None,
-        expires_at: NOW + 3600,
-    };
+    let new = NewSession::new(&token, alice.id, keygate::store::SessionKind::Api, NOW + 3600);
     store.create_session(&new, NOW).await.unwrap();
     let access = TokenHash::of("access");
     let new_token = NewAppToken {
@@ -388,14 +379,10 @@ async fn sessions_and_call_ids(store: Store) {
     let app_id = app(&store, "desk").await;
     let token = TokenHash::of("sk");
     let new = NewSession {
-        token_hash: &token,
-        user_id: alice.id,
-        kind: keygate::store::SessionKind::Legacy,
         app_id: Some(app_id),
         secret_sealed: Some(b"sealed secret"),
         user_agent: Some("minifb"),
-        verified_at: None,
-        expires_at: NOW + 86400,
+        ..NewSession::new(&token, alice.id, keygate::store::SessionKind::Legacy, NOW + 86400)
     };
     let session = store.create_session(&new, NOW).await.unwrap();
     let (seen, _) = store.session_and_user(&token, NOW + 5).await.unwrap().unwrap();
@@ -486,16 +473,7 @@ async fn purge_removes_only_expired_rows(store: Store) {
     }
     for (token, expires) in [("old", NOW - 1), ("live", NOW + 60)] {
         let hash = TokenHash::of(token);
-        let new = NewSession {
-            token_hash: &hash,
-            user_id: alice.id,
-            kind: keygate::store::SessionKind::Api,
-            app_id: None,
-            secret_sealed: None,
-            user_agent: None,
-            verified_at: None,
-            expires_at: expires,
-        };
+        let new = NewSession::new(&hash, alice.id, keygate::store::SessionKind::Api, expires);
         store.create_session(&new, NOW - 100).await.unwrap();
     }
     store.rate_limit_hit("ip:192.0.2.1", 60, NOW - 2 * 86400).await.unwrap();
@@ -643,16 +621,7 @@ async fn tampered_values_fail_the_read_as_corrupt(db: crate::common::db::TestDb)
     let store = &db.store;
     let alice = user(store, "alice").await;
     let token = TokenHash::of("session");
-    let new = NewSession {
-        token_hash: &token,
-        user_id: alice.id,
-        kind: keygate::store::SessionKind::Enroll,
-        app_id: None,
-        secret_sealed: None,
-        user_agent: None,
-        verified_at: None,
-        expires_at: NOW + 3600,
-    };
+    let new = NewSession::new(&token, alice.id, keygate::store::SessionKind::Enroll, NOW + 3600);
     store.create_session(&new, NOW).await.unwrap();
     db.execute("UPDATE sessions SET kind = 'admin'").await;
     let read = store.session_and_user(&token, NOW + 1).await;
