@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use sqlx::FromRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
 use super::users::USER_COLUMNS;
 use super::{Store, StoreError, User};
@@ -205,11 +205,11 @@ impl RevokeReason {
 impl Store {
     /// Registers an application; `Conflict` when the name or api_key is taken.
     pub async fn create_app(&self, new: &NewApp<'_>, now: i64) -> Result<App, StoreError> {
-        sqlx::query_as::<_, App>(&format!(
+        sqlx::query_as::<_, App>(AssertSqlSafe(format!(
             "INSERT INTO apps (name, api_key, secret_sealed, desktop, redirect_uris, allowed_ips, \
                  rate_limit_per_min, created_at, secret_rotated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {APP_COLUMNS}"
-        ))
+        )))
         .bind(new.name)
         .bind(new.api_key)
         .bind(new.secret_sealed)
@@ -225,15 +225,17 @@ impl Store {
 
     /// The application with this api_key / client_id.
     pub async fn app_by_api_key(&self, api_key: &str) -> Result<Option<App>, StoreError> {
-        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE api_key = $1"))
-            .bind(api_key)
-            .fetch_optional(self.read())
-            .await?)
+        Ok(sqlx::query_as::<_, App>(AssertSqlSafe(format!(
+            "SELECT {APP_COLUMNS} FROM apps WHERE api_key = $1"
+        )))
+        .bind(api_key)
+        .fetch_optional(self.read())
+        .await?)
     }
 
     /// The application with this numeric id (a token's issuer).
     pub async fn app_by_id(&self, id: i64) -> Result<Option<App>, StoreError> {
-        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"))
+        Ok(sqlx::query_as::<_, App>(AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1")))
             .bind(id)
             .fetch_optional(self.read())
             .await?)
@@ -241,7 +243,7 @@ impl Store {
 
     /// The application with this name.
     pub async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
-        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE name = $1"))
+        Ok(sqlx::query_as::<_, App>(AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM apps WHERE name = $1")))
             .bind(name)
             .fetch_optional(self.read())
             .await?)
@@ -249,7 +251,7 @@ impl Store {
 
     /// Every application, by name.
     pub async fn list_apps(&self) -> Result<Vec<App>, StoreError> {
-        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY name"))
+        Ok(sqlx::query_as::<_, App>(AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM apps ORDER BY name")))
             .fetch_all(self.read())
             .await?)
     }
@@ -258,7 +260,10 @@ impl Store {
     pub async fn remove_app(&self, id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for table in ["sessions", "app_tokens", "permissions"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1")).bind(id).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE app_id = $1")))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         let done = sqlx::query("DELETE FROM apps WHERE id = $1").bind(id).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
@@ -291,12 +296,12 @@ impl Store {
 
     /// Issues a token.
     pub async fn create_app_token(&self, new: &NewAppToken<'_>, now: i64) -> Result<AppToken, StoreError> {
-        sqlx::query_as::<_, AppToken>(&format!(
+        sqlx::query_as::<_, AppToken>(AssertSqlSafe(format!(
             "INSERT INTO app_tokens (kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at, \
                  issued_from) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $4 IS NULL THEN NULL ELSE $6 END, $8) \
              RETURNING {TOKEN_COLUMNS}"
-        ))
+        )))
         .bind(new.kind.as_str())
         .bind(new.token_hash.as_slice())
         .bind(new.app_id)
@@ -371,9 +376,9 @@ impl Store {
         kind: AppTokenKind,
         token_hash: &TokenHash,
     ) -> Result<Option<AppToken>, StoreError> {
-        Ok(sqlx::query_as::<_, AppToken>(&format!(
+        Ok(sqlx::query_as::<_, AppToken>(AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2"
-        ))
+        )))
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
         .fetch_optional(self.read())
@@ -397,7 +402,7 @@ impl Store {
                 super::qualified(USER_COLUMNS, "u", "u_"),
             )
         });
-        let row = sqlx::query(&QUERY)
+        let row = sqlx::query(QUERY.as_str())
             .bind(kind.as_str())
             .bind(token_hash.as_slice())
             .fetch_optional(self.read())
@@ -430,7 +435,7 @@ impl Store {
                 super::qualified(USER_COLUMNS, "u", "u_"),
             )
         });
-        let row = sqlx::query(&QUERY)
+        let row = sqlx::query(QUERY.as_str())
             .bind(api_key)
             .bind(kind.as_str())
             .bind(token_hash.as_slice())
@@ -455,10 +460,10 @@ impl Store {
         token_hash: &TokenHash,
         now: i64,
     ) -> Result<Option<AppToken>, StoreError> {
-        Ok(sqlx::query_as::<_, AppToken>(&format!(
+        Ok(sqlx::query_as::<_, AppToken>(AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2 \
              AND consumed_at IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
-        ))
+        )))
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
         .bind(now)
@@ -499,11 +504,11 @@ impl Store {
         token_hash: &TokenHash,
         now: i64,
     ) -> Result<AppToken, StoreError> {
-        let won = sqlx::query_as::<_, AppToken>(&format!(
+        let won = sqlx::query_as::<_, AppToken>(AssertSqlSafe(format!(
             "UPDATE app_tokens SET consumed_at = $3 \
              WHERE kind = $1 AND token_hash = $2 AND consumed_at IS NULL AND revoked_at IS NULL \
              AND user_id IS NOT NULL AND (expires_at IS NULL OR expires_at > $3) RETURNING {TOKEN_COLUMNS}"
-        ))
+        )))
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
         .bind(now)
