@@ -22,7 +22,8 @@ use keygate::store::{NewUser, Store};
 use keygate_device::soft::state::Secret;
 use keygate_device::soft::{Applet, Attestation, Presence, TokenState};
 use keygate_device::u2f::{CommandApdu, Encoding, auth_control, ins};
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -48,7 +49,7 @@ fn sha(b: &[u8]) -> [u8; 32] {
 
 fn apdu(applet: &mut Applet, ins: u8, p1: u8, data: Vec<u8>) -> Vec<u8> {
     let apdu = CommandApdu::new(ins, p1, 0, data, Encoding::Extended).encode().unwrap();
-    let reply = applet.handle_apdu(&mut OsRng, &apdu);
+    let reply = applet.handle_apdu(&mut UnwrapErr(SysRng), &apdu);
     reply.response[..reply.response.len() - 2].to_vec()
 }
 
@@ -181,7 +182,8 @@ async fn main() {
     let mut tokens = Vec::new();
     for i in 0..clients {
         let attestation = Attestation { certificate: CERT.to_vec(), private_key: Secret::new(KEY.to_vec()) };
-        let mut applet = Applet::new(TokenState::generate(&mut OsRng, attestation), Presence::Auto).unwrap();
+        let mut applet =
+            Applet::new(TokenState::generate(&mut UnwrapErr(SysRng), attestation), Presence::Auto).unwrap();
         let mut c = Client { http: http.clone(), base: base.clone(), n: i as u64 * 1_000_000 };
         let s = c
             .post("/api/v1/login", None, Some(json!({"username": format!("u{i}"), "password": PASSWORD})))

@@ -8,14 +8,15 @@ use keygate_device::client::{CtapHidClient, U2fClient};
 use keygate_device::soft::state::{Attestation, Secret};
 use keygate_device::soft::{Presence, SoftToken, TokenState};
 use keygate_device::transport::MemoryLink;
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 
 fn held_token() -> MemoryLink {
     let attestation = Attestation {
         certificate: include_bytes!("../fixtures/soft-token/attestation.der").to_vec(),
         private_key: Secret::new(include_bytes!("../fixtures/soft-token/attestation-key.der").to_vec()),
     };
-    let state = TokenState::generate(&mut OsRng, attestation);
+    let state = TokenState::generate(&mut UnwrapErr(SysRng), attestation);
     MemoryLink::new(SoftToken::in_memory(state, Presence::Manual).expect("token"))
 }
 
@@ -24,7 +25,7 @@ async fn timeout_ends_the_wait_with_the_message() {
     let started = Instant::now();
     // Ctrl-C is left to the test below: a SIGINT reaches every waiter in the process.
     let err = wait_for_touch_or(Some(Duration::from_millis(500)), std::future::pending(), |wait| {
-        let mut u2f = U2fClient::new(CtapHidClient::open(held_token(), &mut OsRng)?);
+        let mut u2f = U2fClient::new(CtapHidClient::open(held_token(), &mut UnwrapErr(SysRng))?);
         u2f.register(&[0; 32], &[1; 32], wait)
     })
     .await
@@ -39,7 +40,7 @@ async fn a_touch_ends_the_wait() {
     let done = wait_for_touch_or(None, std::future::pending(), |wait| {
         let mut link = held_token();
         link.token_mut().approve();
-        let mut u2f = U2fClient::new(CtapHidClient::open(link, &mut OsRng)?);
+        let mut u2f = U2fClient::new(CtapHidClient::open(link, &mut UnwrapErr(SysRng))?);
         u2f.register(&[0; 32], &[1; 32], wait)
     })
     .await
@@ -56,7 +57,7 @@ async fn ctrl_c_cancels_with_status_130() {
         assert!(status.is_ok_and(|s| s.success()));
     });
     let err = wait_for_touch(None, |wait| {
-        let mut u2f = U2fClient::new(CtapHidClient::open(held_token(), &mut OsRng)?);
+        let mut u2f = U2fClient::new(CtapHidClient::open(held_token(), &mut UnwrapErr(SysRng))?);
         u2f.register(&[0; 32], &[1; 32], wait)
     })
     .await

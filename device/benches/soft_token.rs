@@ -14,7 +14,8 @@ use keygate_device::soft::credential::app_param;
 use keygate_device::soft::state::{Attestation, Secret};
 use keygate_device::soft::{Presence, SoftToken};
 use keygate_device::transport::{self, Control, DeviceSpec};
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 
 fn round_trips(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
@@ -31,11 +32,12 @@ fn round_trips(c: &mut Criterion) {
             ),
         };
         let (mut token, _) =
-            SoftToken::open_or_create(&state_path, &mut OsRng, attestation, Presence::Auto).unwrap();
+            SoftToken::open_or_create(&state_path, &mut UnwrapErr(SysRng), attestation, Presence::Auto)
+                .unwrap();
         transport::serve(&socket, &mut token, &worker).unwrap();
     });
 
-    let mut u2f = U2fClient::new(CtapHidClient::open(spec.open().unwrap(), &mut OsRng).unwrap());
+    let mut u2f = U2fClient::new(CtapHidClient::open(spec.open().unwrap(), &mut UnwrapErr(SysRng)).unwrap());
     let app = app_param("localhost");
     let reg = u2f.register(&[1; 32], &app, Wait::default()).unwrap();
     let mut group = c.benchmark_group("soft_token_udp");

@@ -20,14 +20,15 @@ use keygate_device::soft::state::{Attestation, Secret};
 use keygate_device::soft::{Presence, SoftToken, TokenState};
 use keygate_device::transport::{self, Connection, Control, DeviceSpec, MemoryLink, unix::UnixListener};
 use p256::ecdsa::{Signature, VerifyingKey, signature::Verifier};
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 
 fn state() -> TokenState {
     let attestation = Attestation {
         certificate: include_bytes!("../../fixtures/soft-token/attestation.der").to_vec(),
         private_key: Secret::new(include_bytes!("../../fixtures/soft-token/attestation-key.der").to_vec()),
     };
-    TokenState::generate(&mut OsRng, attestation)
+    TokenState::generate(&mut UnwrapErr(SysRng), attestation)
 }
 
 /// A soft token served on UDP in a thread; stopped on drop.
@@ -82,7 +83,7 @@ impl Drop for Served {
 }
 
 fn client(connection: Box<dyn Connection + Send>) -> U2fClient<Box<dyn Connection + Send>> {
-    U2fClient::new(CtapHidClient::open(connection, &mut OsRng).unwrap())
+    U2fClient::new(CtapHidClient::open(connection, &mut UnwrapErr(SysRng)).unwrap())
 }
 
 /// Register, authenticate twice, check-only, another app: the whole U2F surface.
@@ -256,7 +257,7 @@ fn a_scripted_device_that_misbehaves_the_ways_real_ones_do() {
     replies.push_back(frame(cid, command::ERROR, &[error_code::INVALID_LEN]));
     let device = Scripted::new(cid, replies);
 
-    let hid = CtapHidClient::open(device, &mut OsRng).unwrap();
+    let hid = CtapHidClient::open(device, &mut UnwrapErr(SysRng)).unwrap();
     assert_eq!((hid.info().channel, hid.info().version, hid.info().capabilities), (cid, (5, 4, 3), 0x05));
     let mut u2f = U2fClient::new(hid);
     assert_eq!(u2f.version().unwrap(), "U2F_V2");
@@ -276,7 +277,7 @@ fn a_device_that_only_takes_short_apdus_gets_them_after_6700() {
     replies.push_back(frame(cid, command::MSG, &[0x67, 0x00]));
     replies.push_back(frame(cid, command::MSG, b"U2F_V2\x90\x00"));
     let device = Scripted::new(cid, replies);
-    let mut u2f = U2fClient::new(CtapHidClient::open(device, &mut OsRng).unwrap());
+    let mut u2f = U2fClient::new(CtapHidClient::open(device, &mut UnwrapErr(SysRng)).unwrap());
     assert_eq!(u2f.version().unwrap(), "U2F_V2");
 }
 
@@ -288,7 +289,7 @@ fn giving_up_on_a_ctap2_capable_key_sends_ctaphid_cancel() {
     replies.push_back(frame(cid, command::MSG, &[0x69, 0x85]));
     let device = Scripted::new(cid, replies);
     let sent = Arc::clone(&device.sent);
-    let mut u2f = U2fClient::new(CtapHidClient::open(device, &mut OsRng).unwrap());
+    let mut u2f = U2fClient::new(CtapHidClient::open(device, &mut UnwrapErr(SysRng)).unwrap());
     let wait = Wait { deadline: Some(Instant::now()), cancel: None };
     assert!(matches!(u2f.register(&[1; 32], &[2; 32], wait), Err(ClientError::Timeout)));
     assert_eq!(*sent.lock().unwrap(), [command::INIT, command::MSG, command::CANCEL]);
@@ -303,7 +304,7 @@ fn giving_up_on_a_u2f_only_key_sends_nothing_more() {
     let mut device = Scripted::new(cid, replies);
     device.u2f_only = true;
     let sent = Arc::clone(&device.sent);
-    let mut u2f = U2fClient::new(CtapHidClient::open(device, &mut OsRng).unwrap());
+    let mut u2f = U2fClient::new(CtapHidClient::open(device, &mut UnwrapErr(SysRng)).unwrap());
     assert_eq!(u2f.hid().info().capabilities & 0x04, 0);
     let wait = Wait { deadline: Some(Instant::now()), cancel: None };
     assert!(matches!(u2f.register(&[1; 32], &[2; 32], wait), Err(ClientError::Timeout)));

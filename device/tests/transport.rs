@@ -14,14 +14,15 @@ use keygate_device::ctaphid::{ChannelId, Fragments, Packet, REPORT_SIZE, Reassem
 use keygate_device::soft::state::{Attestation, Secret};
 use keygate_device::soft::{Presence, SoftToken, TokenState};
 use keygate_device::transport::{self, Control, MemoryLink, unix::UnixListener};
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 
 fn state() -> TokenState {
     let attestation = Attestation {
         certificate: include_bytes!("../../fixtures/soft-token/attestation.der").to_vec(),
         private_key: Secret::new(include_bytes!("../../fixtures/soft-token/attestation-key.der").to_vec()),
     };
-    TokenState::generate(&mut OsRng, attestation)
+    TokenState::generate(&mut UnwrapErr(SysRng), attestation)
 }
 
 /// A minimal host over any "send a report / receive a report" pair.

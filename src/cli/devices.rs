@@ -4,7 +4,8 @@ use clap::Args;
 use keygate_device::client::CtapHidClient;
 use keygate_device::ctaphid::capability;
 use keygate_device::transport::hid::{self, HidConnection, UsbKey};
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 
 use super::CliError;
 
@@ -50,10 +51,9 @@ fn describe(key: &UsbKey, wink: bool) -> String {
     let name = key.product.clone().unwrap_or_else(|| format!("{:04x}:{:04x}", key.vendor_id, key.product_id));
     let mut line = format!("{name}\n  path: usb:{}", key.path);
     // A key that answers garbage is reported, never panicked on.
-    match HidConnection::open(&key.path)
-        .map_err(|e| e.to_string())
-        .and_then(|connection| CtapHidClient::open(connection, &mut OsRng).map_err(|e| e.to_string()))
-    {
+    match HidConnection::open(&key.path).map_err(|e| e.to_string()).and_then(|connection| {
+        CtapHidClient::open(connection, &mut UnwrapErr(SysRng)).map_err(|e| e.to_string())
+    }) {
         Ok(mut client) => {
             let info = *client.info();
             let (major, minor, build) = info.version;

@@ -15,7 +15,8 @@ use keygate_device::soft::credential::{self, decode_base64};
 use keygate_device::soft::state::{Attestation, Secret};
 use keygate_device::soft::{Presence, SoftToken, TokenState, file};
 use keygate_device::transport::{self, Control, ListenAddr, unix::UnixListener};
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 
 use super::CliError;
 use crate::telemetry::{self, LogFormat};
@@ -134,7 +135,7 @@ async fn serve(args: SoftTokenServeArgs) -> Result<(), CliError> {
 }
 
 fn open<P: Clone>(path: &Path, presence: Presence) -> anyhow::Result<SoftToken<P>> {
-    let (token, created) = SoftToken::open_or_create(path, &mut OsRng, attestation(), presence)
+    let (token, created) = SoftToken::open_or_create(path, &mut UnwrapErr(SysRng), attestation(), presence)
         .with_context(|| format!("cannot open the token state {}", path.display()))?;
     if created {
         tracing::info!(state = %path.display(), "created a new soft token");
@@ -187,7 +188,7 @@ fn import(args: &ImportCredentialArgs) -> Result<(), CliError> {
     std::io::stdin().read_to_string(&mut input).context("cannot read standard input")?;
     let mut state = match file::load(&args.state).context("cannot read the token state")? {
         Some(state) => state,
-        None => TokenState::generate(&mut OsRng, attestation()),
+        None => TokenState::generate(&mut UnwrapErr(SysRng), attestation()),
     };
     let count = credential::import(&mut state, &input, args.rp_id.as_deref())
         .map_err(|e| CliError::other(e.to_string()))?;

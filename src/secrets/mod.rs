@@ -12,8 +12,9 @@ mod hash_pool;
 mod key;
 mod password;
 
-use rand::RngCore;
-use rand::rngs::OsRng;
+use rand::Rng as _;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -68,7 +69,7 @@ impl std::fmt::Debug for CodeMac {
 /// `n` random bytes from the operating system.
 pub(crate) fn random_bytes(n: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; n];
-    OsRng.fill_bytes(&mut bytes);
+    UnwrapErr(SysRng).fill_bytes(&mut bytes);
     bytes
 }
 

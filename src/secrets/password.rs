@@ -10,8 +10,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// Why a password could not be hashed or checked.
@@ -44,22 +44,20 @@ pub(super) fn verify_in(
         None => (dummy_hash()?, false),
     };
     let parsed = PasswordHash::new(hash).map_err(|e| bad(&e))?;
-    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| bad(&e))?;
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|e| bad(&e))?;
     let version = match parsed.version {
         Some(v) => Version::try_from(v).map_err(|e| bad(&e))?,
         None => Version::default(),
     };
     let params = Params::try_from(&parsed).map_err(|e| bad(&e))?;
     let salt = parsed.salt.ok_or_else(|| PasswordError::Hash("the stored hash has no salt".into()))?;
-    let mut salt_bytes = [0u8; 64];
-    let salt = salt.decode_b64(&mut salt_bytes).map_err(|e| bad(&e))?;
     let expected = parsed.hash.ok_or_else(|| PasswordError::Hash("the stored hash has no output".into()))?;
     if memory.len() < params.block_count() {
         memory.resize(params.block_count(), Block::default());
     }
     let mut out = vec![0u8; expected.len()];
     Argon2::new(algorithm, version, params)
-        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory.as_mut_slice())
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory.as_mut_slice())
         .map_err(|e| bad(&e))?;
     Ok(super::ct_eq(&out, expected.as_bytes()) && real)
 }
@@ -86,9 +84,8 @@ pub async fn verify_password(stored: Option<String>, password: String) -> Result
 }
 
 pub(super) fn hash_now(password: &str) -> Result<String, PasswordError> {
-    let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password(password.as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| PasswordError::Hash(e.to_string()))
 }
@@ -116,6 +113,18 @@ mod tests {
         assert!(!verify_password(Some(hash), "wrong".into()).await.unwrap());
     }
 
+    /// Hashes stored before the move to argon2 0.6 (made by 0.5.3 with the
+    /// default parameters) must keep verifying on both paths.
+    #[tokio::test]
+    async fn hashes_from_argon2_0_5_still_verify() {
+        let old = "$argon2id$v=19$m=19456,t=2,p=1$icvmfZjyDmlW2d5DsOMpwA$CmoI67FPBPJAj8TbdSO3jiJq0GbJD0VemzPvnih4+OY";
+        assert!(verify_password(Some(old.into()), "correct horse".into()).await.unwrap());
+        assert!(!verify_password(Some(old.into()), "correct hors".into()).await.unwrap());
+        let mut memory = Vec::new();
+        assert!(verify_in(Some(old), "correct horse", &mut memory).unwrap());
+        assert!(!verify_in(Some(old), "correct hors", &mut memory).unwrap());
+    }
+
     #[tokio::test]
     async fn unknown_user_never_matches() {
         assert!(!verify_password(None, "anything".into()).await.unwrap());
@@ -131,10 +140,8 @@ mod tests {
         assert!(!verify_in(None, "correct horse", &mut memory).unwrap(), "unknown users never match");
         // A hash with other parameters (more memory, argon2i) checks too.
         let params = Params::new(32 * 1024, 1, 1, None).unwrap();
-        let other = Argon2::new(Algorithm::Argon2i, Version::V0x13, params)
-            .hash_password(b"pw", &SaltString::generate(&mut OsRng))
-            .unwrap()
-            .to_string();
+        let other =
+            Argon2::new(Algorithm::Argon2i, Version::V0x13, params).hash_password(b"pw").unwrap().to_string();
         assert!(verify_in(Some(&other), "pw", &mut memory).unwrap());
         assert_eq!(memory.len(), 32 * 1024);
         assert!(verify_in(Some("$argon2id$garbage"), "pw", &mut memory).is_err());

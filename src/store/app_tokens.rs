@@ -5,8 +5,8 @@
 
 use std::sync::LazyLock;
 
-use sqlx::FromRow;
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
 use super::apps::APP_COLUMNS;
 use super::users::USER_COLUMNS;
@@ -135,12 +135,12 @@ super::values::stored_names!(RevokeReason, "app_tokens.revoked_reason", {
 impl Store {
     /// Issues a token.
     pub async fn create_app_token(&self, new: &NewAppToken<'_>, now: i64) -> Result<AppToken, StoreError> {
-        sqlx::query_as::<_, AppToken>(&format!(
+        sqlx::query_as::<_, AppToken>(AssertSqlSafe(format!(
             "INSERT INTO app_tokens (kind, token_hash, app_id, user_id, data, created_at, expires_at, bound_at, \
                  issued_from) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $4 IS NULL THEN NULL ELSE $6 END, $8) \
              RETURNING {TOKEN_COLUMNS}"
-        ))
+        )))
         .bind(new.kind.as_str())
         .bind(new.token_hash.as_slice())
         .bind(new.app_id)
@@ -207,9 +207,9 @@ impl Store {
         kind: AppTokenKind,
         token_hash: &TokenHash,
     ) -> Result<Option<AppToken>, StoreError> {
-        Ok(sqlx::query_as::<_, AppToken>(&format!(
+        Ok(sqlx::query_as::<_, AppToken>(AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2"
-        ))
+        )))
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
         .fetch_optional(self.read())
@@ -233,7 +233,7 @@ impl Store {
                 super::qualified(USER_COLUMNS, "u", "u_"),
             )
         });
-        let row = sqlx::query(&QUERY)
+        let row = sqlx::query(QUERY.as_str())
             .bind(kind.as_str())
             .bind(token_hash.as_slice())
             .fetch_optional(self.read())
@@ -266,7 +266,7 @@ impl Store {
                 super::qualified(USER_COLUMNS, "u", "u_"),
             )
         });
-        let row = sqlx::query(&QUERY)
+        let row = sqlx::query(QUERY.as_str())
             .bind(api_key)
             .bind(kind.as_str())
             .bind(token_hash.as_slice())
@@ -291,10 +291,10 @@ impl Store {
         token_hash: &TokenHash,
         now: i64,
     ) -> Result<Option<AppToken>, StoreError> {
-        Ok(sqlx::query_as::<_, AppToken>(&format!(
+        Ok(sqlx::query_as::<_, AppToken>(AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2 \
              AND consumed_at IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
-        ))
+        )))
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
         .bind(now)
@@ -335,11 +335,11 @@ impl Store {
         token_hash: &TokenHash,
         now: i64,
     ) -> Result<AppToken, StoreError> {
-        let won = sqlx::query_as::<_, AppToken>(&format!(
+        let won = sqlx::query_as::<_, AppToken>(AssertSqlSafe(format!(
             "UPDATE app_tokens SET consumed_at = $3 \
              WHERE kind = $1 AND token_hash = $2 AND consumed_at IS NULL AND revoked_at IS NULL \
              AND user_id IS NOT NULL AND (expires_at IS NULL OR expires_at > $3) RETURNING {TOKEN_COLUMNS}"
-        ))
+        )))
         .bind(kind.as_str())
         .bind(token_hash.as_slice())
         .bind(now)

@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use sqlx::FromRow;
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
 use super::AppTokenKind;
 use super::values::{decode_json_list, encode_json_list};
@@ -96,11 +96,11 @@ pub(super) const APP_COLUMNS: &str = "id, name, api_key, secret_sealed, desktop,
 impl Store {
     /// Registers an application; `Conflict` when the name or api_key is taken.
     pub async fn create_app(&self, new: &NewApp<'_>, now: i64) -> Result<App, StoreError> {
-        sqlx::query_as::<_, App>(&format!(
+        sqlx::query_as::<_, App>(AssertSqlSafe(format!(
             "INSERT INTO apps (name, api_key, secret_sealed, desktop, redirect_uris, allowed_ips, \
                  rate_limit_per_min, created_at, secret_rotated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {APP_COLUMNS}"
-        ))
+        )))
         .bind(new.name)
         .bind(new.api_key)
         .bind(new.secret_sealed)
@@ -116,15 +116,17 @@ impl Store {
 
     /// The application with this api_key / client_id.
     pub async fn app_by_api_key(&self, api_key: &str) -> Result<Option<App>, StoreError> {
-        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE api_key = $1"))
-            .bind(api_key)
-            .fetch_optional(self.read())
-            .await?)
+        Ok(sqlx::query_as::<_, App>(AssertSqlSafe(format!(
+            "SELECT {APP_COLUMNS} FROM apps WHERE api_key = $1"
+        )))
+        .bind(api_key)
+        .fetch_optional(self.read())
+        .await?)
     }
 
     /// The application with this name.
     pub async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
-        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE name = $1"))
+        Ok(sqlx::query_as::<_, App>(AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM apps WHERE name = $1")))
             .bind(name)
             .fetch_optional(self.read())
             .await?)
@@ -132,7 +134,7 @@ impl Store {
 
     /// Every application, by name.
     pub async fn list_apps(&self) -> Result<Vec<App>, StoreError> {
-        Ok(sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY name"))
+        Ok(sqlx::query_as::<_, App>(AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM apps ORDER BY name")))
             .fetch_all(self.read())
             .await?)
     }
@@ -141,7 +143,10 @@ impl Store {
     pub async fn remove_app(&self, id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for table in ["sessions", "app_tokens", "permissions"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1")).bind(id).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE app_id = $1")))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         let done = sqlx::query("DELETE FROM apps WHERE id = $1").bind(id).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {

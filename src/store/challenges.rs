@@ -2,6 +2,8 @@
 //! a key enrolment waiting for its registration. All state lives here, none in
 //! process memory, so any instance can finish what another started.
 
+use sqlx::AssertSqlSafe;
+
 use super::{Store, StoreError};
 
 /// What a challenge is for.
@@ -92,10 +94,10 @@ const COLUMNS: &str =
 impl Store {
     /// Stores a new pending challenge.
     pub async fn create_challenge(&self, new: &NewChallenge<'_>, now: i64) -> Result<Challenge, StoreError> {
-        sqlx::query_as::<_, Challenge>(&format!(
+        sqlx::query_as::<_, Challenge>(AssertSqlSafe(format!(
             "INSERT INTO challenges (id, purpose, user_id, session_id, challenge, for_app, state, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
-        ))
+        )))
         .bind(new.id)
         .bind(new.purpose.as_str())
         .bind(new.user_id)
@@ -112,20 +114,22 @@ impl Store {
 
     /// Reads a challenge without consuming it (to verify a signature first).
     pub async fn challenge(&self, id: &str) -> Result<Option<Challenge>, StoreError> {
-        Ok(sqlx::query_as::<_, Challenge>(&format!("SELECT {COLUMNS} FROM challenges WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.read())
-            .await?)
+        Ok(sqlx::query_as::<_, Challenge>(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM challenges WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.read())
+        .await?)
     }
 
     /// Consumes a challenge: exactly one caller gets it, however many race.
     /// Others get [`StoreError::AlreadyUsed`], [`StoreError::Expired`] or
     /// [`StoreError::NotFound`], never a database error.
     pub async fn consume_challenge(&self, id: &str, now: i64) -> Result<Challenge, StoreError> {
-        let won = sqlx::query_as::<_, Challenge>(&format!(
+        let won = sqlx::query_as::<_, Challenge>(AssertSqlSafe(format!(
             "UPDATE challenges SET used_at = $2 \
              WHERE id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING {COLUMNS}"
-        ))
+        )))
         .bind(id)
         .bind(now)
         .fetch_optional(&self.pool)

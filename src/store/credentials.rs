@@ -3,6 +3,8 @@
 //! WebAuthn credential id, `rp_id` the string whose SHA-256 is both the U2F
 //! application parameter and WebAuthn's rpIdHash.
 
+use sqlx::AssertSqlSafe;
+
 use super::users::lock_user;
 use super::values::{corrupt, decode_transports, encode_transports};
 use super::{Store, StoreError, Transport};
@@ -178,9 +180,9 @@ impl Store {
 
     /// The user's keys, oldest first.
     pub async fn credentials_for_user(&self, user_id: i64) -> Result<Vec<Credential>, StoreError> {
-        Ok(sqlx::query_as::<_, Credential>(&format!(
+        Ok(sqlx::query_as::<_, Credential>(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM credentials WHERE user_id = $1 ORDER BY id"
-        ))
+        )))
         .bind(user_id)
         .fetch_all(self.read())
         .await?)
@@ -192,9 +194,9 @@ impl Store {
         rp_id: &str,
         key_handle: &[u8],
     ) -> Result<Option<Credential>, StoreError> {
-        Ok(sqlx::query_as::<_, Credential>(&format!(
+        Ok(sqlx::query_as::<_, Credential>(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM credentials WHERE rp_id = $1 AND key_handle = $2"
-        ))
+        )))
         .bind(rp_id)
         .bind(key_handle)
         .fetch_optional(self.read())
@@ -203,9 +205,9 @@ impl Store {
 
     /// One of the user's keys by id (another user's key is not found).
     pub async fn credential(&self, user_id: i64, id: i64) -> Result<Option<Credential>, StoreError> {
-        Ok(sqlx::query_as::<_, Credential>(&format!(
+        Ok(sqlx::query_as::<_, Credential>(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM credentials WHERE user_id = $1 AND id = $2"
-        ))
+        )))
         .bind(user_id)
         .bind(id)
         .fetch_optional(self.read())
@@ -246,9 +248,9 @@ impl Store {
             Err(StoreError::NotFound(_)) => return Err(StoreError::NotFound("security key")),
             other => other?,
         }
-        let key = sqlx::query_as::<_, Credential>(&format!(
+        let key = sqlx::query_as::<_, Credential>(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM credentials WHERE user_id = $1 AND id = $2"
-        ))
+        )))
         .bind(user_id)
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -313,11 +315,11 @@ async fn insert_credential(
     new: &NewCredential<'_>,
     now: i64,
 ) -> Result<Credential, StoreError> {
-    sqlx::query_as::<_, Credential>(&format!(
+    sqlx::query_as::<_, Credential>(AssertSqlSafe(format!(
         "INSERT INTO credentials (user_id, rp_id, key_handle, public_key, counter, label, \
              attestation_subject, transports, webauthn, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
-    ))
+    )))
     .bind(new.user_id)
     .bind(new.rp_id)
     .bind(new.key_handle)

@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, AssertSqlSafe, Executor};
 
 pub use app_tokens::{AppToken, AppTokenKind, NewAppToken, RevokeReason};
 pub use apps::{App, NewApp};
@@ -225,7 +225,7 @@ fn pool_options(engine: Engine, options: &StoreOptions, acquire_timeout: Duratio
         Box::pin(async move {
             // busy_timeout first, so the WAL switch waits for other
             // connections instead of failing.
-            conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str()).await?;
+            conn.execute(AssertSqlSafe(format!("PRAGMA busy_timeout = {busy_ms}"))).await?;
             conn.execute("PRAGMA journal_mode = WAL").await?;
             conn.execute("PRAGMA synchronous = NORMAL").await?;
             conn.execute("PRAGMA foreign_keys = ON").await?;
@@ -245,7 +245,7 @@ fn sqlite_readers(options: &StoreOptions) -> AnyPoolOptions {
         .test_before_acquire(false)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str()).await?;
+                conn.execute(AssertSqlSafe(format!("PRAGMA busy_timeout = {busy_ms}"))).await?;
                 conn.execute("PRAGMA query_only = ON").await?;
                 Ok(())
             })

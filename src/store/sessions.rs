@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use sqlx::FromRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
 use super::apps::APP_COLUMNS;
 use super::credentials::COLUMNS as CREDENTIAL_COLUMNS;
@@ -92,11 +92,11 @@ const COLUMNS: &str = "id, token_hash, user_id, kind, app_id, secret_sealed, las
 impl Store {
     /// Stores a new session.
     pub async fn create_session(&self, new: &NewSession<'_>, now: i64) -> Result<Session, StoreError> {
-        sqlx::query_as::<_, Session>(&format!(
+        sqlx::query_as::<_, Session>(AssertSqlSafe(format!(
             "INSERT INTO sessions (token_hash, user_id, kind, app_id, secret_sealed, user_agent, \
                  created_at, expires_at, last_seen_at, verified_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9) RETURNING {COLUMNS}"
-        ))
+        )))
         .bind(new.token_hash.as_slice())
         .bind(new.user_id)
         .bind(new.kind.as_str())
@@ -140,8 +140,11 @@ impl Store {
                 super::qualified(USER_COLUMNS, "u", "u_"),
             )
         });
-        let row =
-            sqlx::query(&QUERY).bind(token_hash.as_slice()).bind(now).fetch_optional(self.read()).await?;
+        let row = sqlx::query(QUERY.as_str())
+            .bind(token_hash.as_slice())
+            .bind(now)
+            .fetch_optional(self.read())
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let mut session = Session::from_row(&row)?;
         let user = User::from_prefixed(&row, "u_")?;
@@ -166,7 +169,8 @@ impl Store {
                 super::qualified(CREDENTIAL_COLUMNS, "c", "c_"),
             )
         });
-        let rows = sqlx::query(&QUERY).bind(token_hash.as_slice()).bind(now).fetch_all(self.read()).await?;
+        let rows =
+            sqlx::query(QUERY.as_str()).bind(token_hash.as_slice()).bind(now).fetch_all(self.read()).await?;
         let Some(first) = rows.first() else { return Ok(None) };
         let mut session = Session::from_row(first)?;
         let user = User::from_prefixed(first, "u_")?;
@@ -198,7 +202,7 @@ impl Store {
                 super::qualified(APP_COLUMNS, "a", "a_"),
             )
         });
-        let row = sqlx::query(&QUERY)
+        let row = sqlx::query(QUERY.as_str())
             .bind(api_key)
             .bind(token_hash.as_slice())
             .bind(now)
@@ -235,9 +239,9 @@ impl Store {
 
     /// The user's live sessions, newest first.
     pub async fn sessions_for_user(&self, user_id: i64, now: i64) -> Result<Vec<Session>, StoreError> {
-        Ok(sqlx::query_as::<_, Session>(&format!(
+        Ok(sqlx::query_as::<_, Session>(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY id DESC"
-        ))
+        )))
         .bind(user_id)
         .bind(now)
         .fetch_all(self.read())

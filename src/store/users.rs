@@ -2,6 +2,8 @@
 //! Changing a password or disabling an account ends every session and token
 //! of that user in the same transaction, so no old bearer outlives it.
 
+use sqlx::AssertSqlSafe;
+
 use super::{RevokeReason, Store, StoreError};
 
 /// A user account as stored.
@@ -78,10 +80,10 @@ pub(super) const USER_COLUMNS: &str =
 impl Store {
     /// Creates a user; [`StoreError::Conflict`] when the name is taken.
     pub async fn create_user(&self, new: &NewUser<'_>, now: i64) -> Result<User, StoreError> {
-        sqlx::query_as::<_, User>(&format!(
+        sqlx::query_as::<_, User>(AssertSqlSafe(format!(
             "INSERT INTO users (name, display_name, password_hash, created_at, password_changed_at) \
              VALUES ($1, $2, $3, $4, $4) RETURNING {USER_COLUMNS}"
-        ))
+        )))
         .bind(new.name)
         .bind(new.display_name)
         .bind(new.password_hash)
@@ -93,18 +95,22 @@ impl Store {
 
     /// The user with this login name.
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
-        Ok(sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(self.read())
-            .await?)
+        Ok(sqlx::query_as::<_, User>(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE name = $1"
+        )))
+        .bind(name)
+        .fetch_optional(self.read())
+        .await?)
     }
 
     /// The user with this numeric id.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        Ok(sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.read())
-            .await?)
+        Ok(sqlx::query_as::<_, User>(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.read())
+        .await?)
     }
 
     /// Every user with their key count, by name.
@@ -143,7 +149,7 @@ impl Store {
     /// without the revocation; returns how many were ended.
     async fn change_and_end_everything<'q>(
         &self,
-        update: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        update: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
         user_id: i64,
         reason: RevokeReason,
         now: i64,

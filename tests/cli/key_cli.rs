@@ -193,7 +193,7 @@ fn sql(database: &str, statement: &str) {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-        sqlx::query(statement).execute(&pool).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&pool).await.unwrap();
         pool.close().await;
     });
 }

@@ -14,7 +14,8 @@ use keygate::web::{AppState, app};
 use keygate_device::soft::state::Secret;
 use keygate_device::soft::{Applet, Attestation, Presence, TokenState};
 use keygate_device::u2f::{CommandApdu, Encoding, StatusWord, auth_control, ins};
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
@@ -41,7 +42,7 @@ impl Token {
             certificate: super::verify::read_fixture("soft-token/attestation.der"),
             private_key: Secret::new(super::verify::read_fixture("soft-token/attestation-key.der")),
         };
-        Self::from_state(TokenState::generate(&mut OsRng, attestation))
+        Self::from_state(TokenState::generate(&mut UnwrapErr(SysRng), attestation))
     }
 
     /// A token resumed from saved state (to roll a counter back).
@@ -56,7 +57,7 @@ impl Token {
 
     fn apdu(&mut self, ins: u8, p1: u8, data: Vec<u8>) -> Vec<u8> {
         let apdu = CommandApdu::new(ins, p1, 0, data, Encoding::Extended).encode().expect("APDU");
-        let reply = self.applet.handle_apdu(&mut OsRng, &apdu);
+        let reply = self.applet.handle_apdu(&mut UnwrapErr(SysRng), &apdu);
         let sw = StatusWord::from_response(&reply.response).expect("status word");
         assert_eq!(sw, StatusWord::NO_ERROR, "token refused");
         reply.response[..reply.response.len() - 2].to_vec()

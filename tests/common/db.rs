@@ -83,14 +83,15 @@ impl TestDb {
     /// Runs one statement of test set-up (ageing a session, planting a row).
     pub async fn execute(&self, sql: &str) {
         let pool = self.pool().await;
-        sqlx::query(sql).execute(&pool).await.expect("test set-up statement");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await.expect("test set-up statement");
         pool.close().await;
     }
 
     /// Runs a query whose one row is one BIGINT.
     pub async fn count(&self, sql: &str) -> i64 {
         let pool = self.pool().await;
-        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("test count query");
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&pool).await.expect("test count query");
         pool.close().await;
         n
     }

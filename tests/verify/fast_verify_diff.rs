@@ -18,10 +18,10 @@ use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::elliptic_curve::bigint::ArrayEncoding;
 use p256::elliptic_curve::ops::{Invert, Reduce};
 use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
-use p256::elliptic_curve::{Curve, Field};
+use p256::elliptic_curve::{Curve, PrimeField};
 use p256::{AffinePoint, EncodedPoint, NistP256, ProjectivePoint, PublicKey, Scalar, U256};
 use rand::rngs::StdRng;
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, RngExt, SeedableRng};
 use std::num::NonZeroUsize;
 
 /// The order n of P-256, big-endian.
@@ -78,6 +78,29 @@ fn p256_verdict(case: &Case) -> bool {
     key.verify_prehash(&case.digest, &sig).is_ok()
 }
 
+/// A uniformly random scalar, drawn as p256 0.13's `Scalar::random` does (it
+/// wants a `rand_core` 0.6 generator): 32 bytes until they are below n.
+fn random_scalar(rng: &mut StdRng) -> Scalar {
+    loop {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        if let Some(s) = Option::<Scalar>::from(Scalar::from_repr(bytes.into())) {
+            return s;
+        }
+    }
+}
+
+/// A private key, drawn as p256 0.13's `SigningKey::random` does.
+fn signing_key(rng: &mut StdRng) -> SigningKey {
+    loop {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        if let Ok(key) = SigningKey::from_bytes(&bytes.into()) {
+            return key;
+        }
+    }
+}
+
 /// A signature whose R has x = n + t ≥ n, so r = t and only the r + n branch
 /// of the check accepts it: pick R, s and e, then solve for the key
 /// Q = (R - u1·G) / u2.
@@ -87,14 +110,14 @@ fn high_x_signature(rng: &mut StdRng) -> (PublicKey, [u8; 32], Signature) {
         let mut t_bytes = [0u8; 32];
         t_bytes[16..].copy_from_slice(&t.to_be_bytes());
         let x = NistP256::ORDER.wrapping_add(&U256::from_be_slice(&t_bytes));
-        let mut compressed = vec![2 + (rng.r#gen::<u8>() & 1)];
+        let mut compressed = vec![2 + (rng.random::<u8>() & 1)];
         compressed.extend_from_slice(&x.to_be_byte_array());
         let Ok(encoded) = EncodedPoint::from_bytes(&compressed) else { continue };
         let Some(r_point) = Option::<AffinePoint>::from(AffinePoint::from_encoded_point(&encoded)) else {
             continue;
         };
-        let digest: [u8; 32] = rng.r#gen();
-        let s = Scalar::random(&mut *rng);
+        let digest: [u8; 32] = rng.random();
+        let s = random_scalar(rng);
         let r = <Scalar as Reduce<U256>>::reduce_bytes(&t_bytes.into());
         let e = <Scalar as Reduce<U256>>::reduce_bytes(&digest.into());
         let Some(s_inv) = Option::<Scalar>::from(s.invert_vartime()) else { continue };
@@ -109,7 +132,7 @@ fn high_x_signature(rng: &mut StdRng) -> (PublicKey, [u8; 32], Signature) {
 }
 
 fn flip(bytes: &mut [u8], rng: &mut StdRng) {
-    let bit = rng.gen_range(0..bytes.len() * 8);
+    let bit = rng.random_range(0..bytes.len() * 8);
     bytes[bit / 8] ^= 1 << (bit % 8);
 }
 
@@ -124,7 +147,7 @@ fn fast_verdicts_equal_p256_and_openssl() {
     let mut ctx = BigNumContext::new().unwrap();
     let n = order_bytes();
 
-    let signers: Vec<SigningKey> = (0..24).map(|_| SigningKey::random(&mut rng)).collect();
+    let signers: Vec<SigningKey> = (0..24).map(|_| signing_key(&mut rng)).collect();
     let keys: Vec<Key> = signers.iter().map(|k| Key::new((*k.verifying_key()).into())).collect();
     // Small enough that keys are evicted and come back through the new-key path.
     let cache = KeyCache::new(NonZeroUsize::new(16).unwrap());
@@ -133,8 +156,8 @@ fn fast_verdicts_equal_p256_and_openssl() {
     let mut batch: Vec<(Verifier, [u8; 32], Signature, bool)> = Vec::new();
     let (mut accepted, mut rejected, mut high_x) = (0usize, 0usize, 0usize);
     for i in 0..total {
-        let k = rng.gen_range(0..keys.len());
-        let digest: [u8; 32] = rng.r#gen();
+        let k = rng.random_range(0..keys.len());
+        let digest: [u8; 32] = rng.random();
         let sig: Signature = signers[k].sign_prehash(&digest).unwrap();
         let (r, s) = (sig.r().to_bytes().into(), sig.s().to_bytes().into());
         let mut case = Case { sec1: keys[k].sec1.clone(), digest, r, s, what: "valid" };
@@ -162,18 +185,18 @@ fn fast_verdicts_equal_p256_and_openssl() {
                 case.what = "other key";
             }
             7 => {
-                let bad = match rng.gen_range(0..4) {
+                let bad = match rng.random_range(0..4) {
                     0 => [0u8; 32],
                     1 => n,
                     2 => [0xff; 32],
                     _ => {
                         // n + small, still below 2^256
                         let mut v = n;
-                        v[31] = v[31].wrapping_add(rng.gen_range(1..=0xae));
+                        v[31] = v[31].wrapping_add(rng.random_range(1..=0xae));
                         v
                     }
                 };
-                if rng.r#gen() {
+                if rng.random() {
                     case.r = bad
                 } else {
                     case.s = bad

@@ -23,7 +23,7 @@ use openssl::pkey::Public;
 use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngExt, SeedableRng};
 use sha2::{Digest, Sha256};
 
 const KEYS: usize = 64;
@@ -49,7 +49,7 @@ fn fixture() -> Fixture {
     let mut rng = StdRng::seed_from_u64(0x006b_6579_6761_7465);
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
     let mut ctx = BigNumContext::new().expect("bn ctx");
-    let signers: Vec<SigningKey> = (0..KEYS).map(|_| SigningKey::random(&mut rng)).collect();
+    let signers: Vec<SigningKey> = (0..KEYS).map(|_| signing_key(&mut rng)).collect();
     let sec1: Vec<Vec<u8>> =
         signers.iter().map(|k| k.verifying_key().to_encoded_point(false).as_bytes().to_vec()).collect();
     let openssl = sec1
@@ -63,8 +63,8 @@ fn fixture() -> Fixture {
     let logins = (0..MESSAGES)
         .map(|i| {
             let key = i % KEYS;
-            let app_param: [u8; 32] = rng.r#gen();
-            let challenge_param: [u8; 32] = rng.r#gen();
+            let app_param: [u8; 32] = rng.random();
+            let challenge_param: [u8; 32] = rng.random();
             let counter = (i as u32 + 1).to_be_bytes();
             let digest = u2f_digest(&app_param, 0x01, &counter, &challenge_param);
             let sig: Signature = signers[key].sign_prehash(&digest).expect("sign");
@@ -75,6 +75,18 @@ fn fixture() -> Fixture {
         })
         .collect();
     Fixture { sec1, openssl, p256, logins }
+}
+
+/// What p256 0.13's `SigningKey::random` does (which wants a `rand_core` 0.6
+/// generator): 32 bytes, drawn again until they are a valid private key.
+fn signing_key(rng: &mut StdRng) -> SigningKey {
+    loop {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        if let Ok(key) = SigningKey::from_bytes(&bytes.into()) {
+            return key;
+        }
+    }
 }
 
 fn u2f_digest(app: &[u8; 32], flags: u8, counter: &[u8], challenge: &[u8; 32]) -> [u8; 32] {

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rand::{CryptoRng, RngCore};
+use rand::CryptoRng;
 
 use super::ClientError;
 use crate::ctaphid::host::{Exchange, HostError, InitReply, RESPONSE_TIMEOUT, Step};
@@ -24,7 +24,7 @@ pub struct CtapHidClient<C> {
 
 impl<C: Connection> CtapHidClient<C> {
     /// Allocates a channel with INIT on the broadcast channel.
-    pub fn open(mut connection: C, rng: &mut (impl RngCore + CryptoRng)) -> Result<Self, ClientError> {
+    pub fn open(mut connection: C, rng: &mut impl CryptoRng) -> Result<Self, ClientError> {
         let mut nonce = [0u8; 8];
         rng.fill_bytes(&mut nonce);
         let payload =

@@ -8,10 +8,10 @@
 //! seen by a host is never seen again, even after a crash.
 
 use p256::ecdsa::{Signature, SigningKey, signature::Signer};
-use rand::{CryptoRng, RngCore};
+use rand::CryptoRng;
 
 use super::credential::find_key;
-use super::keyhandle::{AppParam, KeyWrap};
+use super::keyhandle::{AppParam, KeyWrap, random_signing_key};
 use super::state::{StateError, TokenState};
 use crate::u2f::status::response;
 use crate::u2f::{CommandApdu, StatusWord, auth_control, ins};
@@ -76,7 +76,7 @@ impl Applet {
     }
 
     /// Answers one command APDU.
-    pub fn handle_apdu(&mut self, rng: &mut (impl RngCore + CryptoRng), apdu: &[u8]) -> Reply {
+    pub fn handle_apdu(&mut self, rng: &mut impl CryptoRng, apdu: &[u8]) -> Reply {
         let apdu = match CommandApdu::parse(apdu) {
             Ok(apdu) => apdu,
             Err(e) => {
@@ -105,7 +105,7 @@ impl Applet {
         }
     }
 
-    fn register(&mut self, rng: &mut (impl RngCore + CryptoRng), data: &[u8]) -> Reply {
+    fn register(&mut self, rng: &mut impl CryptoRng, data: &[u8]) -> Reply {
         let (Some(challenge), Some(app)) = (data.get(..32), data.get(32..)) else {
             return Reply::status(StatusWord::WRONG_LENGTH);
         };
@@ -115,7 +115,7 @@ impl Applet {
         if !self.take_presence() {
             return Reply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
         }
-        let key = SigningKey::random(rng);
+        let key = random_signing_key(rng);
         let handle = self.wrap.wrap(rng, &app, &key);
         let public = key.verifying_key().to_encoded_point(false);
         let mut signed = Vec::with_capacity(1 + 32 + 32 + handle.len() + 65);

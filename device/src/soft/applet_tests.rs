@@ -5,19 +5,20 @@ use crate::soft::credential::{app_param, export, import};
 use crate::soft::state::{Attestation, Secret};
 use crate::u2f::{CommandApdu, Encoding};
 use p256::ecdsa::{VerifyingKey, signature::Verifier};
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 
 const CERT: &[u8] = include_bytes!("../../../fixtures/soft-token/attestation.der");
 const KEY: &[u8] = include_bytes!("../../../fixtures/soft-token/attestation-key.der");
 
 fn applet(presence: Presence) -> Applet {
     let attestation = Attestation { certificate: CERT.to_vec(), private_key: Secret::new(KEY.to_vec()) };
-    Applet::new(TokenState::generate(&mut OsRng, attestation), presence).unwrap()
+    Applet::new(TokenState::generate(&mut UnwrapErr(SysRng), attestation), presence).unwrap()
 }
 
 fn send(applet: &mut Applet, ins: u8, p1: u8, data: Vec<u8>) -> (Vec<u8>, StatusWord, bool) {
     let apdu = CommandApdu::new(ins, p1, 0, data, Encoding::Extended).encode().unwrap();
-    let reply = applet.handle_apdu(&mut OsRng, &apdu);
+    let reply = applet.handle_apdu(&mut UnwrapErr(SysRng), &apdu);
     let sw = StatusWord::from_response(&reply.response).unwrap();
     (reply.response[..reply.response.len() - 2].to_vec(), sw, reply.persist)
 }
@@ -55,7 +56,7 @@ fn version_in_both_encodings() {
     let mut a = applet(Presence::Auto);
     for encoding in [Encoding::Short, Encoding::Extended] {
         let apdu = CommandApdu { le: Some(256), ..CommandApdu::new(ins::VERSION, 0, 0, vec![], encoding) };
-        let reply = a.handle_apdu(&mut OsRng, &apdu.encode().unwrap());
+        let reply = a.handle_apdu(&mut UnwrapErr(SysRng), &apdu.encode().unwrap());
         assert_eq!(reply.response, b"U2F_V2\x90\x00");
     }
 }
@@ -104,8 +105,8 @@ fn status_words_for_malformed_requests() {
     assert_eq!(send(&mut a, ins::AUTHENTICATE, 3, vec![0; 66]).1, StatusWord::WRONG_LENGTH);
     assert_eq!(send(&mut a, ins::VERSION, 0, vec![1]).1, StatusWord::WRONG_LENGTH);
     assert_eq!(send(&mut a, 0x42, 0, vec![]).1, StatusWord::INS_NOT_SUPPORTED);
-    assert_eq!(a.handle_apdu(&mut OsRng, &[0x80, 3, 0, 0]).response, [0x6e, 0x00]);
-    assert_eq!(a.handle_apdu(&mut OsRng, &[0, 3]).response, [0x67, 0x00]);
+    assert_eq!(a.handle_apdu(&mut UnwrapErr(SysRng), &[0x80, 3, 0, 0]).response, [0x6e, 0x00]);
+    assert_eq!(a.handle_apdu(&mut UnwrapErr(SysRng), &[0, 3]).response, [0x67, 0x00]);
 }
 
 #[test]

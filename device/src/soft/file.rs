@@ -84,7 +84,7 @@ pub fn save(path: &Path, state: &TokenState) -> Result<(), FileError> {
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut nonce = [0u8; 8];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+    rand::Rng::fill_bytes(&mut rand::rand_core::UnwrapErr(rand::rngs::SysRng), &mut nonce);
     let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
     let temp = dir.join(format!(".{name}.tmp.{}.{nonce}", std::process::id()));
     let json = zeroize::Zeroizing::new(
@@ -116,7 +116,7 @@ mod tests {
                 include_bytes!("../../../fixtures/soft-token/attestation-key.der").to_vec(),
             ),
         };
-        TokenState::generate(&mut rand::rngs::OsRng, attestation)
+        TokenState::generate(&mut rand::rand_core::UnwrapErr(rand::rngs::SysRng), attestation)
     }
 
     #[test]

@@ -9,8 +9,21 @@
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use p256::ecdsa::SigningKey;
-use rand::{CryptoRng, RngCore};
+use rand::CryptoRng;
 use zeroize::Zeroizing;
+
+/// A new P-256 private key from `rng`: 32 random bytes, drawn again in the
+/// rare case they are zero or not below the group order (what p256's own
+/// `SigningKey::random` does, which takes a `rand_core` 0.6 generator).
+pub(crate) fn random_signing_key(rng: &mut impl CryptoRng) -> SigningKey {
+    loop {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(bytes.as_mut_slice());
+        if let Ok(key) = SigningKey::from_bytes(&(*bytes).into()) {
+            return key;
+        }
+    }
+}
 
 /// SHA-256 of the application id (for WebAuthn: of the RP ID).
 pub type AppParam = [u8; 32];
@@ -72,7 +85,7 @@ impl KeyWrap {
     }
 
     /// Seals `key` into a handle that opens only for `app`.
-    pub fn wrap(&self, rng: &mut (impl RngCore + CryptoRng), app: &AppParam, key: &SigningKey) -> Vec<u8> {
+    pub fn wrap(&self, rng: &mut impl CryptoRng, app: &AppParam, key: &SigningKey) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut nonce);
         let scalar = Zeroizing::new(key.to_bytes());
@@ -107,13 +120,14 @@ impl KeyWrap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::rngs::OsRng;
+    use rand::rand_core::UnwrapErr;
+    use rand::rngs::SysRng;
 
     #[test]
     fn a_handle_opens_only_for_its_application_and_token() {
         let wrap = KeyWrap::new(&[7; 32]).unwrap();
-        let key = SigningKey::random(&mut OsRng);
-        let handle = wrap.wrap(&mut OsRng, &[1; 32], &key);
+        let key = random_signing_key(&mut UnwrapErr(SysRng));
+        let handle = wrap.wrap(&mut UnwrapErr(SysRng), &[1; 32], &key);
         assert_eq!(handle.len(), KEY_HANDLE_LEN);
         assert_eq!(wrap.unwrap(&[1; 32], &handle).unwrap(), key);
         assert_eq!(wrap.unwrap(&[2; 32], &handle), Err(KeyHandleError::NotOurs));

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::DecodePrivateKey;
-use rand::{CryptoRng, RngCore};
+use rand::CryptoRng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroizing;
 
@@ -159,7 +159,7 @@ pub struct TokenState {
 
 impl TokenState {
     /// A fresh token: a random master key and a counter at zero.
-    pub fn generate(rng: &mut (impl RngCore + CryptoRng), attestation: Attestation) -> Self {
+    pub fn generate(rng: &mut impl CryptoRng, attestation: Attestation) -> Self {
         let mut master_key = Zeroizing::new(vec![0u8; 32]);
         rng.fill_bytes(&mut master_key);
         TokenState {
@@ -213,7 +213,7 @@ mod tests {
     #[test]
     fn secrets_stay_out_of_debug_output() {
         let attestation = Attestation { certificate: vec![1, 2], private_key: Secret::new(vec![0xab; 40]) };
-        let state = TokenState::generate(&mut rand::rngs::OsRng, attestation);
+        let state = TokenState::generate(&mut rand::rand_core::UnwrapErr(rand::rngs::SysRng), attestation);
         let shown = format!("{state:?}");
         assert!(shown.contains("[redacted]"));
         let master = STANDARD.encode(state.master_key.expose());
@@ -228,7 +228,8 @@ mod tests {
     #[test]
     fn the_counter_never_repeats_or_wraps() {
         let attestation = Attestation { certificate: vec![], private_key: Secret::new(vec![]) };
-        let mut state = TokenState::generate(&mut rand::rngs::OsRng, attestation);
+        let mut state =
+            TokenState::generate(&mut rand::rand_core::UnwrapErr(rand::rngs::SysRng), attestation);
         assert_eq!(state.next_counter(), Ok(1));
         assert_eq!(state.next_counter(), Ok(2));
         state.counter = u32::MAX;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rand::{CryptoRng, RngCore};
+use rand::CryptoRng;
 
 use super::applet::{Applet, Presence};
 use super::file::{self, FileError};
@@ -48,7 +48,7 @@ impl<P: Clone> SoftToken<P> {
     /// Returns whether it was created.
     pub fn open_or_create(
         path: &Path,
-        rng: &mut (impl RngCore + CryptoRng),
+        rng: &mut impl CryptoRng,
         attestation: Attestation,
         presence: Presence,
     ) -> Result<(Self, bool), TokenError> {
@@ -80,13 +80,7 @@ impl<P: Clone> SoftToken<P> {
     }
 
     /// Handles one report from `peer`; replies queue up for [`SoftToken::poll_transmit`].
-    pub fn handle_report(
-        &mut self,
-        now: Instant,
-        rng: &mut (impl RngCore + CryptoRng),
-        peer: P,
-        report: &[u8],
-    ) {
+    pub fn handle_report(&mut self, now: Instant, rng: &mut impl CryptoRng, peer: P, report: &[u8]) {
         if let Ok(Packet::Init { channel, command: cmd, length, .. }) = Packet::parse(report)
             && cmd != command::MSG
         {
@@ -100,7 +94,7 @@ impl<P: Clone> SoftToken<P> {
         }
     }
 
-    fn message(&mut self, rng: &mut (impl RngCore + CryptoRng), channel: ChannelId, apdu: &[u8]) {
+    fn message(&mut self, rng: &mut impl CryptoRng, channel: ChannelId, apdu: &[u8]) {
         let reply = self.applet.handle_apdu(rng, apdu);
         let mut response = reply.response;
         if reply.persist

@@ -3,7 +3,8 @@
 
 use std::time::Instant;
 
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 
 use crate::ctaphid::REPORT_SIZE;
 use crate::soft::SoftToken;
@@ -23,7 +24,7 @@ impl MemoryLink {
 
     /// Delivers one report to the token, as a write to the HID device would.
     pub fn write_report(&mut self, report: &[u8]) {
-        self.token.handle_report(Instant::now(), &mut OsRng, (), report);
+        self.token.handle_report(Instant::now(), &mut UnwrapErr(SysRng), (), report);
         while let Some(t) = self.token.poll_transmit() {
             self.inbox.push_back(t.report);
         }

@@ -22,7 +22,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 
 use crate::soft::SoftToken;
 
@@ -124,7 +125,7 @@ pub fn serve<S: DatagramSocket>(
     control: &Control,
 ) -> io::Result<()> {
     let mut buf = [0u8; 2048];
-    let mut rng = OsRng;
+    let mut rng = UnwrapErr(SysRng);
     while !control.stop.load(Ordering::SeqCst) {
         if control.approvals.swap(0, Ordering::SeqCst) > 0 {
             token.approve();

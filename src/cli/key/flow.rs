@@ -4,7 +4,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keygate_device::client::{Authentication, CtapHidClient, Registration, U2fClient};
-use rand::rngs::OsRng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -87,7 +88,7 @@ async fn sign_pending(api: &ApiClient, args: &KeyServerArgs, start: &Value) -> R
     let known = handles(start)?;
     let connection = args.device.open()?;
     let signed: Option<(Vec<u8>, Authentication)> = wait_for_touch(args.device.timeout(), move |wait| {
-        let mut u2f = U2fClient::new(CtapHidClient::open(connection, &mut OsRng)?);
+        let mut u2f = U2fClient::new(CtapHidClient::open(connection, &mut UnwrapErr(SysRng))?);
         for handle in known {
             if u2f.knows(&app, &handle)? {
                 let auth = u2f.authenticate(&challenge, &app, &handle, true, wait)?;
@@ -211,7 +212,7 @@ pub(super) async fn enroll(args: &KeyServerArgs, name: Option<&str>) -> Result<(
     let existing = handles(&start)?;
     let connection = args.device.open()?;
     let registered: Result<Registration, bool> = wait_for_touch(args.device.timeout(), move |wait| {
-        let mut u2f = U2fClient::new(CtapHidClient::open(connection, &mut OsRng)?);
+        let mut u2f = U2fClient::new(CtapHidClient::open(connection, &mut UnwrapErr(SysRng))?);
         for handle in existing {
             if u2f.knows(&app, &handle)? {
                 return Ok(Err(true));
