@@ -13,11 +13,9 @@ mod params;
 mod response;
 mod service;
 
-pub use call::{Call, Format, Method};
-pub use call::{Refusal, Rendering};
+pub use call::{Call, Format, Method, Refusal, Rendering};
 pub use call_id::CallId;
 pub use error::{ErrorCode, LegacyError};
 pub use params::Params;
-pub use response::Rendered;
-pub use response::{Value, error as render_error, success as render_success};
+pub use response::{Rendered, Value, error as render_error, success as render_success};
 pub(crate) use service::{Failure, Service};

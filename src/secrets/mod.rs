@@ -19,10 +19,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 pub(crate) use hash_pool::PasswordHasher;
-pub use key::KeyError;
-pub use key::ServerKey;
-pub use password::PasswordError;
-pub use password::{hash_password, verify_password};
+pub use key::{KeyError, ServerKey};
+pub use password::{PasswordError, hash_password, verify_password};
 
 /// SHA-256 of a bearer token: what the database stores and looks up, so a
 /// leaked database yields no usable token.
