@@ -17,27 +17,11 @@ pub enum ChallengePurpose {
     Reauth,
 }
 
-impl ChallengePurpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Login => "login",
-            Self::Register => "register",
-            Self::Reauth => "reauth",
-        }
-    }
-}
-
-impl TryFrom<String> for ChallengePurpose {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        match value.as_str() {
-            "login" => Ok(Self::Login),
-            "register" => Ok(Self::Register),
-            "reauth" => Ok(Self::Reauth),
-            other => Err(format!("unknown challenge purpose {other:?}")),
-        }
-    }
-}
+super::values::stored_names!(ChallengePurpose, "challenges.purpose", {
+    Login => "login",
+    Register => "register",
+    Reauth => "reauth",
+});
 
 /// A stored challenge.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
