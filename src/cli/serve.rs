@@ -59,13 +59,12 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let store = Store::open_with(&config.database, &config.store_options()).await.map_err(|e| {
         CliError::other(format!("cannot open the database {}: {e}", store::redact_url(&config.database)))
     })?;
-    config
-        .trust_roots()
-        .and_then(|roots| crate::auth::Settings::from_config(&config, roots))
-        .map_err(|e| CliError::other(format!("attestation: {e}")))?;
     let key_file = config.key_file_path();
     let server_key = ServerKey::load(config.server_key.as_ref().map(|k| k.0.as_str()), &key_file)
         .map_err(|e| CliError::other(e.to_string()))?;
+    let state = web::AppState::try_new(config, store.clone(), server_key)
+        .map_err(|e| CliError::other(format!("attestation: {e}")))?;
+    let config = std::sync::Arc::clone(&state.config);
     let purge = store::spawn_purge_task(store.clone(), Duration::from_secs(config.purge_interval_secs));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -77,7 +76,7 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         database = %store::redact_url(&config.database),
         "keygate listening"
     );
-    let app = web::app(web::AppState::new(config, store.clone(), server_key));
+    let app = web::app(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -45,7 +45,8 @@ pub struct AppState {
 impl AppState {
     /// Bundles what handlers share.
     /// A trust-root file that cannot be loaded leaves a policy that refuses
-    /// every enrolment (fail closed); `keygate serve` checks the file first.
+    /// every enrolment (fail closed); `keygate serve` uses [`Self::try_new`]
+    /// and stops instead.
     pub fn new(config: Config, store: Store, server_key: ServerKey) -> Self {
         let settings =
             config.trust_roots().and_then(|roots| crate::auth::Settings::from_config(&config, roots));
@@ -53,6 +54,26 @@ impl AppState {
             tracing::error!(%error, "attestation trust roots unusable: refusing every enrolment");
             crate::auth::Settings::fail_closed(&config)
         });
+        Self::with_settings(config, store, server_key, settings)
+    }
+
+    /// Like [`Self::new`], but a trust-root file that cannot be loaded is
+    /// an error, so a server never starts with a policy it was not given.
+    pub fn try_new(
+        config: Config,
+        store: Store,
+        server_key: ServerKey,
+    ) -> Result<Self, crate::verify::VerifyError> {
+        let settings = crate::auth::Settings::from_config(&config, config.trust_roots()?)?;
+        Ok(Self::with_settings(config, store, server_key, settings))
+    }
+
+    fn with_settings(
+        config: Config,
+        store: Store,
+        server_key: ServerKey,
+        settings: crate::auth::Settings,
+    ) -> Self {
         let server_key = Arc::new(server_key);
         let hasher = config.password_hasher();
         let auth = crate::auth::Auth::new(store.clone(), settings, Arc::clone(&server_key), hasher);

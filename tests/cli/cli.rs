@@ -83,3 +83,25 @@ fn completions_are_generated_for_common_shells() {
         assert!(script.contains("keygate") && script.contains("soft-token"), "{shell}");
     }
 }
+
+/// A trust-root file that cannot be read stops `serve` before it listens,
+/// instead of serving with a policy it was not given.
+#[test]
+fn serve_refuses_an_unreadable_trust_root_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keygate.toml");
+    let database = dir.path().join("keygate.db");
+    std::fs::write(
+        &config,
+        format!(
+            "database = {:?}\nlisten = \"127.0.0.1:0\"\nattestation = \"trusted-ca\"\nattestation_roots = {:?}\n",
+            database.display().to_string(),
+            dir.path().join("missing.pem").display().to_string(),
+        ),
+    )
+    .unwrap();
+    let out = run(&["serve", "--config", config.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("attestation:") && err.contains("missing.pem"), "{err}");
+}
