@@ -13,8 +13,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use webauthn_rs_core::WebauthnCore;
 use webauthn_rs_core::proto::{
-    AttestationConveyancePreference, AuthenticatorAttachment, COSEAlgorithm, COSEKeyType,
-    CreationChallengeResponse, Credential, CredentialProtectionPolicy, ExtnState,
+    AttestationConveyancePreference, AuthenticatorAttachment, AuthenticatorTransport, COSEAlgorithm,
+    COSEKeyType, CreationChallengeResponse, Credential, CredentialProtectionPolicy, ExtnState,
     RegisterPublicKeyCredential, RegistrationState, SerialisableAttestationData, UserVerificationPolicy,
 };
 
@@ -115,7 +115,7 @@ impl Auth {
         };
         super::login::consume(&self.store, &pending.id, now).await?;
         let mut transports: Vec<Transport> =
-            registered.transports.iter().flatten().filter_map(|t| t.to_string().parse().ok()).collect();
+            registered.transports.iter().flatten().filter_map(transport).collect();
         if transports.is_empty() {
             transports.push(Transport::Usb);
         }
@@ -220,6 +220,19 @@ impl Auth {
             roots.check_issued(&cert).map_err(AuthError::BadSignature)?;
         }
         Ok(Some(cert.subject()))
+    }
+}
+
+/// The store's name for a transport a browser reported; the test and
+/// unknown values webauthn-rs keeps are not stored.
+fn transport(reported: &AuthenticatorTransport) -> Option<Transport> {
+    match reported {
+        AuthenticatorTransport::Usb => Some(Transport::Usb),
+        AuthenticatorTransport::Nfc => Some(Transport::Nfc),
+        AuthenticatorTransport::Ble => Some(Transport::Ble),
+        AuthenticatorTransport::Internal => Some(Transport::Internal),
+        AuthenticatorTransport::Hybrid => Some(Transport::Hybrid),
+        AuthenticatorTransport::Test | AuthenticatorTransport::Unknown => None,
     }
 }
 
