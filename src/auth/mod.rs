@@ -128,26 +128,21 @@ impl Settings {
     /// Derives the settings from the configuration and the trust roots it
     /// names (read by the caller: see [`Config::trust_roots`]).
     pub(crate) fn from_config(config: &Config, roots: Option<TrustRoots>) -> Result<Self, VerifyError> {
-        Ok(Self {
-            rp_id: config.rp_id.clone(),
-            app_param: crate::verify::app_param(&config.rp_id),
-            origins: vec![config.origin.clone()],
-            challenge_ttl_secs: i64::try_from(config.challenge_ttl_secs).unwrap_or(i64::MAX),
-            attestation: AttestationPolicy::new(config.attestation, roots)?,
-            limits: Limits::from_config(config),
-            key_cache_size: std::num::NonZeroUsize::new(config.key_cache_size)
-                .unwrap_or(crate::verify::fast::DEFAULT_CAPACITY),
-        })
+        Ok(Self::with_policy(config, AttestationPolicy::new(config.attestation, roots)?))
     }
 
     /// Settings whose attestation policy trusts no CA, so no key enrolls.
     pub(crate) fn fail_closed(config: &Config) -> Self {
+        Self::with_policy(config, AttestationPolicy::TrustedCa(TrustRoots::default()))
+    }
+
+    fn with_policy(config: &Config, attestation: AttestationPolicy) -> Self {
         Self {
             rp_id: config.rp_id.clone(),
             app_param: crate::verify::app_param(&config.rp_id),
             origins: vec![config.origin.clone()],
             challenge_ttl_secs: i64::try_from(config.challenge_ttl_secs).unwrap_or(i64::MAX),
-            attestation: AttestationPolicy::TrustedCa(TrustRoots::default()),
+            attestation,
             limits: Limits::from_config(config),
             key_cache_size: std::num::NonZeroUsize::new(config.key_cache_size)
                 .unwrap_or(crate::verify::fast::DEFAULT_CAPACITY),
