@@ -94,4 +94,25 @@ mod tests {
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
     }
+
+    #[test]
+    fn base64url_values_may_start_with_a_hyphen() {
+        use clap::Parser;
+        let session = ["keygate", "key", "list", "--user", "alice", "--session", "-EAWzM1HSZ1vc"];
+        let handle = [
+            "keygate",
+            "soft-token",
+            "export-credential",
+            "--state",
+            "s",
+            "--rp-id",
+            "x",
+            "--key-handle",
+            "-q8",
+        ];
+        for args in [&session[..], &handle[..]] {
+            let parsed = Cli::try_parse_from(args);
+            assert!(parsed.is_ok(), "{args:?}: {:?}", parsed.err());
+        }
+    }
 }

@@ -72,8 +72,8 @@ pub(crate) struct ExportCredentialArgs {
     /// The relying party (U2F app id) the key handle was made for.
     #[arg(long, value_name = "ID")]
     pub rp_id: String,
-    /// The key handle (credential id), websafe base64.
-    #[arg(long, value_name = "B64")]
+    /// The key handle (credential id), websafe base64 (which may start with `-`).
+    #[arg(long, value_name = "B64", allow_hyphen_values = true)]
     pub key_handle: String,
 }
 

@@ -41,7 +41,14 @@ pub(crate) struct KeyServerArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
     /// Use this session (printed by `keygate key login`) instead of logging in.
-    #[arg(long, env = "KEYGATE_SESSION", value_name = "TOKEN", hide_env_values = true)]
+    // Tokens are base64url: one in 64 starts with `-`.
+    #[arg(
+        long,
+        env = "KEYGATE_SESSION",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub session: Option<String>,
     #[command(flatten)]
     pub password: PasswordArgs,
