@@ -9,8 +9,9 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::apps::APP_COLUMNS;
+use super::reads::Bind;
+use super::row::{Columns, Fields, FromColumns};
 use super::users::USER_COLUMNS;
-use super::values::{get_name, get_optional_name};
 use super::{App, Store, StoreError, User};
 use crate::secrets::TokenHash;
 
@@ -68,24 +69,31 @@ pub struct AppToken {
     pub issued_from: Option<i64>,
 }
 
+impl AppToken {
+    /// Reads a token whose columns a query selected with `prefix`.
+    pub(super) fn read<R: Columns>(row: &R, prefix: &str) -> Result<Self, sqlx::Error> {
+        let mut f = Fields::new(row, prefix);
+        Ok(Self {
+            id: f.get("id")?,
+            kind: f.name("kind")?,
+            token_hash: f.get("token_hash")?,
+            app_id: f.get("app_id")?,
+            user_id: f.get("user_id")?,
+            data: f.get("data")?,
+            created_at: f.get("created_at")?,
+            expires_at: f.get("expires_at")?,
+            bound_at: f.get("bound_at")?,
+            consumed_at: f.get("consumed_at")?,
+            revoked_at: f.get("revoked_at")?,
+            revoked_reason: f.optional_name("revoked_reason")?,
+            issued_from: f.get("issued_from")?,
+        })
+    }
+}
+
 impl FromRow<'_, AnyRow> for AppToken {
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        use sqlx::Row;
-        Ok(Self {
-            id: row.try_get("id")?,
-            kind: get_name(row, "kind")?,
-            token_hash: row.try_get("token_hash")?,
-            app_id: row.try_get("app_id")?,
-            user_id: row.try_get("user_id")?,
-            data: row.try_get("data")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-            bound_at: row.try_get("bound_at")?,
-            consumed_at: row.try_get("consumed_at")?,
-            revoked_at: row.try_get("revoked_at")?,
-            revoked_reason: get_optional_name(row, "revoked_reason")?,
-            issued_from: row.try_get("issued_from")?,
-        })
+        Self::read(row, "")
     }
 }
 
@@ -207,13 +215,10 @@ impl Store {
         kind: AppTokenKind,
         token_hash: &TokenHash,
     ) -> Result<Option<AppToken>, StoreError> {
-        Ok(sqlx::query_as::<_, AppToken>(AssertSqlSafe(format!(
-            "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2"
-        )))
-        .bind(kind.as_str())
-        .bind(token_hash.as_slice())
-        .fetch_optional(self.read())
-        .await?)
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!("SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2")
+        });
+        self.read_optional(&QUERY, &[Bind::Text(kind.as_str()), Bind::Blob(token_hash.as_slice())]).await
     }
 
     /// A token of this kind with its app and, when bound, its user, in one
@@ -233,17 +238,7 @@ impl Store {
                 super::qualified(USER_COLUMNS, "u", "u_"),
             )
         });
-        let row = sqlx::query(QUERY.as_str())
-            .bind(kind.as_str())
-            .bind(token_hash.as_slice())
-            .fetch_optional(self.read())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let token = AppToken::from_row(&row)?;
-        let app = App::from_prefixed(&row, "a_")?;
-        let user_id: Option<i64> = sqlx::Row::try_get(&row, "u_id")?;
-        let user = user_id.map(|_| User::from_prefixed(&row, "u_")).transpose()?;
-        Ok(Some((token, app, user)))
+        self.read_optional(&QUERY, &[Bind::Text(kind.as_str()), Bind::Blob(token_hash.as_slice())]).await
     }
 
     /// The app with this api_key and, if it issued one, its token of this
@@ -266,22 +261,8 @@ impl Store {
                 super::qualified(USER_COLUMNS, "u", "u_"),
             )
         });
-        let row = sqlx::query(QUERY.as_str())
-            .bind(api_key)
-            .bind(kind.as_str())
-            .bind(token_hash.as_slice())
-            .fetch_optional(self.read())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let app = App::from_prefixed(&row, "a_")?;
-        let token_id: Option<i64> = sqlx::Row::try_get(&row, "id")?;
-        if token_id.is_none() {
-            return Ok(Some((app, None)));
-        }
-        let token = AppToken::from_row(&row)?;
-        let user_id: Option<i64> = sqlx::Row::try_get(&row, "u_id")?;
-        let user = user_id.map(|_| User::from_prefixed(&row, "u_")).transpose()?;
-        Ok(Some((app, Some((token, user)))))
+        let binds = [Bind::Text(api_key), Bind::Text(kind.as_str()), Bind::Blob(token_hash.as_slice())];
+        self.read_optional(&QUERY, &binds).await
     }
 
     /// A live (unexpired, unconsumed, unrevoked) token of this kind.
@@ -291,15 +272,14 @@ impl Store {
         token_hash: &TokenHash,
         now: i64,
     ) -> Result<Option<AppToken>, StoreError> {
-        Ok(sqlx::query_as::<_, AppToken>(AssertSqlSafe(format!(
-            "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2 \
-             AND consumed_at IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
-        )))
-        .bind(kind.as_str())
-        .bind(token_hash.as_slice())
-        .bind(now)
-        .fetch_optional(self.read())
-        .await?)
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE kind = $1 AND token_hash = $2 \
+                 AND consumed_at IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
+            )
+        });
+        let binds = [Bind::Text(kind.as_str()), Bind::Blob(token_hash.as_slice()), Bind::Int(now)];
+        self.read_optional(&QUERY, &binds).await
     }
 
     /// Binds an unbound, live auth_token of `app_id` to the user who just
@@ -431,5 +411,32 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
         Ok(done.rows_affected() > 0)
+    }
+}
+
+// The rows of the joined token reads above: a token (plain columns) with its
+// app (`a_`) and, when bound, its user (`u_`).
+
+impl FromColumns for AppToken {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
+        Self::read(row, "")
+    }
+}
+
+impl FromColumns for (AppToken, App, Option<User>) {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
+        let user = if Fields::new(row, "u_").present()? { Some(User::read(row, "u_")?) } else { None };
+        Ok((AppToken::read(row, "")?, App::read(row, "a_")?, user))
+    }
+}
+
+impl FromColumns for (App, Option<(AppToken, Option<User>)>) {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
+        let app = App::read(row, "a_")?;
+        if !Fields::new(row, "").present()? {
+            return Ok((app, None));
+        }
+        let user = if Fields::new(row, "u_").present()? { Some(User::read(row, "u_")?) } else { None };
+        Ok((app, Some((AppToken::read(row, "")?, user))))
     }
 }

@@ -2,12 +2,15 @@
 //! may call from, their rate limit. What they hold lives in `app_tokens`.
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use ipnet::IpNet;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::AppTokenKind;
+use super::reads::Bind;
+use super::row::{Columns, Fields, FromColumns};
 use super::values::{decode_json_list, encode_json_list};
 use super::{Store, StoreError};
 
@@ -37,25 +40,21 @@ pub struct App {
 }
 
 impl App {
-    /// Reads an app whose columns a join selected with `prefix` (see
+    /// Reads an app whose columns a query selected with `prefix` (see
     /// `store::qualified`).
-    pub(super) fn from_prefixed(row: &AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
-        use sqlx::Row;
-        let col = |name: &str| format!("{prefix}{name}");
-        let desktop: i64 = row.try_get(col("desktop").as_str())?;
-        let redirect_uris: String = row.try_get(col("redirect_uris").as_str())?;
-        let allowed_ips: String = row.try_get(col("allowed_ips").as_str())?;
+    pub(super) fn read<R: Columns>(row: &R, prefix: &str) -> Result<Self, sqlx::Error> {
+        let mut f = Fields::new(row, prefix);
         Ok(Self {
-            id: row.try_get(col("id").as_str())?,
-            name: row.try_get(col("name").as_str())?,
-            api_key: row.try_get(col("api_key").as_str())?,
-            secret_sealed: row.try_get(col("secret_sealed").as_str())?,
-            desktop: desktop != 0,
-            redirect_uris: decode_json_list("apps.redirect_uris", &redirect_uris)?,
-            allowed_ips: decode_json_list("apps.allowed_ips", &allowed_ips)?,
-            rate_limit_per_min: row.try_get(col("rate_limit_per_min").as_str())?,
-            created_at: row.try_get(col("created_at").as_str())?,
-            secret_rotated_at: row.try_get(col("secret_rotated_at").as_str())?,
+            id: f.get("id")?,
+            name: f.get("name")?,
+            api_key: f.get("api_key")?,
+            secret_sealed: f.get("secret_sealed")?,
+            desktop: f.flag("desktop")?,
+            redirect_uris: decode_json_list("apps.redirect_uris", &f.get::<String>("redirect_uris")?)?,
+            allowed_ips: decode_json_list("apps.allowed_ips", &f.get::<String>("allowed_ips")?)?,
+            rate_limit_per_min: f.get("rate_limit_per_min")?,
+            created_at: f.get("created_at")?,
+            secret_rotated_at: f.get("secret_rotated_at")?,
         })
     }
 
@@ -66,9 +65,15 @@ impl App {
     }
 }
 
+impl FromColumns for App {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
+        Self::read(row, "")
+    }
+}
+
 impl FromRow<'_, AnyRow> for App {
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Self::from_prefixed(row, "")
+        Self::read(row, "")
     }
 }
 
@@ -116,12 +121,9 @@ impl Store {
 
     /// The application with this api_key / client_id.
     pub async fn app_by_api_key(&self, api_key: &str) -> Result<Option<App>, StoreError> {
-        Ok(sqlx::query_as::<_, App>(AssertSqlSafe(format!(
-            "SELECT {APP_COLUMNS} FROM apps WHERE api_key = $1"
-        )))
-        .bind(api_key)
-        .fetch_optional(self.read())
-        .await?)
+        static QUERY: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {APP_COLUMNS} FROM apps WHERE api_key = $1"));
+        self.read_optional(&QUERY, &[Bind::Text(api_key)]).await
     }
 
     /// The application with this name.

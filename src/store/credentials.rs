@@ -5,6 +5,7 @@
 
 use sqlx::AssertSqlSafe;
 
+use super::row::{Columns, Fields};
 use super::users::lock_user;
 use super::values::{corrupt, decode_transports, encode_transports};
 use super::{Store, StoreError, Transport};
@@ -104,34 +105,32 @@ pub(crate) enum Enrolment {
 }
 
 impl Credential {
-    /// Reads a key whose columns a join selected with `prefix` (see
+    /// Reads a key whose columns a query selected with `prefix` (see
     /// `store::qualified`).
-    pub(super) fn from_prefixed(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
-        use sqlx::Row;
-        let col = |name: &str| format!("{prefix}{name}");
-        let transports: String = row.try_get(col("transports").as_str())?;
-        let possible_clone: i64 = row.try_get(col("possible_clone").as_str())?;
+    pub(super) fn read<R: Columns>(row: &R, prefix: &str) -> Result<Self, sqlx::Error> {
+        let mut f = Fields::new(row, prefix);
         Ok(Self {
-            id: row.try_get(col("id").as_str())?,
-            user_id: row.try_get(col("user_id").as_str())?,
-            rp_id: row.try_get(col("rp_id").as_str())?,
-            key_handle: row.try_get(col("key_handle").as_str())?,
-            public_key: row.try_get(col("public_key").as_str())?,
-            counter: row.try_get(col("counter").as_str())?,
-            label: row.try_get(col("label").as_str())?,
-            attestation_subject: row.try_get(col("attestation_subject").as_str())?,
-            transports: decode_transports(&transports).map_err(|e| corrupt("credentials.transports", e))?,
-            webauthn: row.try_get(col("webauthn").as_str())?,
-            created_at: row.try_get(col("created_at").as_str())?,
-            last_used_at: row.try_get(col("last_used_at").as_str())?,
-            possible_clone: possible_clone != 0,
+            id: f.get("id")?,
+            user_id: f.get("user_id")?,
+            rp_id: f.get("rp_id")?,
+            key_handle: f.get("key_handle")?,
+            public_key: f.get("public_key")?,
+            counter: f.get("counter")?,
+            label: f.get("label")?,
+            attestation_subject: f.get("attestation_subject")?,
+            transports: decode_transports(&f.get::<String>("transports")?)
+                .map_err(|e| corrupt("credentials.transports", e))?,
+            webauthn: f.get("webauthn")?,
+            created_at: f.get("created_at")?,
+            last_used_at: f.get("last_used_at")?,
+            possible_clone: f.flag("possible_clone")?,
         })
     }
 }
 
 impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Credential {
     fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
-        Self::from_prefixed(row, "")
+        Self::read(row, "")
     }
 }
 

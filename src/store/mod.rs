@@ -26,11 +26,14 @@ mod credentials;
 mod error;
 mod purge;
 mod ratelimit;
+mod reads;
 mod recovery;
+mod row;
 mod sessions;
 mod users;
 mod values;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -103,17 +106,22 @@ pub(crate) struct PoolStats {
 
 /// The database handle: cheap to clone, shared by every request.
 ///
-/// On SQLite, writes go through one connection and reads through a pool of
-/// read-only connections beside it: in WAL mode readers never wait for the
-/// writer, and writers queue in the process (in order, without SQLite's
-/// sleeping busy handler) instead of taking turns at the file lock. A read
-/// starts after every write that returned before it, so a revocation is seen
-/// by the very next check. On PostgreSQL both are the same pool.
+/// On SQLite, writes go through one connection and reads through read-only
+/// connections beside it: in WAL mode readers never wait for the writer, and
+/// writers queue in the process (in order, without SQLite's sleeping busy
+/// handler) instead of taking turns at the file lock. The checks made on
+/// every request read on the caller's thread (see `reads`), the rest through
+/// a pool. A read starts after every write that returned before it, so a
+/// revocation is seen by the very next check. On PostgreSQL all of it is the
+/// one pool.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     /// SQLite's read-only connections; `None` where reads share `pool`.
     readers: Option<AnyPool>,
+    /// SQLite's inline readers of the hot checks; `None` where those use
+    /// the pools too.
+    inline: Option<Arc<reads::InlineReads>>,
     engine: Engine,
     max_connections: u32,
 }
@@ -147,7 +155,7 @@ impl Store {
                 .await
                 .map_err(classify)?;
             migrator.run(&pool).await?;
-            return Ok(Self { pool, readers: None, engine, max_connections: 1 });
+            return Ok(Self { pool, readers: None, inline: None, engine, max_connections: 1 });
         }
         // Opening may be slow (a new file, a server starting up); serving
         // must not wait long. So one connection with the patient timeout
@@ -163,10 +171,18 @@ impl Store {
         if engine == Engine::Sqlite {
             let pool = serving.max_connections(1).connect_lazy_with(connect.clone());
             let readers = Some(sqlite_readers(options).connect_lazy_with(connect));
-            return Ok(Self { pool, readers, engine, max_connections: options.max_connections + 1 });
+            let inline = match sqlite_path(&url) {
+                Some(path) => Some(Arc::new(reads::InlineReads::open(
+                    &path,
+                    options.acquire_timeout,
+                    usize::try_from(options.max_connections).unwrap_or(usize::MAX),
+                )?)),
+                None => None,
+            };
+            return Ok(Self { pool, readers, inline, engine, max_connections: options.max_connections + 1 });
         }
         let pool = serving.connect_lazy_with(connect);
-        Ok(Self { pool, readers: None, engine, max_connections: options.max_connections })
+        Ok(Self { pool, readers: None, inline: None, engine, max_connections: options.max_connections })
     }
 
     /// Which engine this store runs on.
@@ -188,6 +204,11 @@ impl Store {
             open += readers.size();
             idle += readers.num_idle();
         }
+        if let Some(inline) = &self.inline {
+            let (inline_open, inline_idle) = inline.stats();
+            open += inline_open;
+            idle += inline_idle;
+        }
         PoolStats { open, idle: u32::try_from(idle).unwrap_or(u32::MAX), max: self.max_connections }
     }
 
@@ -196,6 +217,9 @@ impl Store {
         self.pool.close().await;
         if let Some(readers) = &self.readers {
             readers.close().await;
+        }
+        if let Some(inline) = &self.inline {
+            inline.close();
         }
     }
 

@@ -4,16 +4,19 @@
 
 use std::sync::LazyLock;
 
+use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::apps::APP_COLUMNS;
 use super::credentials::COLUMNS as CREDENTIAL_COLUMNS;
+use super::reads::Bind;
+use super::row::{Columns, Fields, FromColumns};
 use super::users::USER_COLUMNS;
 use super::{App, Credential, SessionKind, Store, StoreError, User};
 use crate::secrets::TokenHash;
 
 /// A stored session.
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Session {
     /// Row id (the id `GET /api/v1/sessions` lists).
     pub id: i64,
@@ -22,7 +25,6 @@ pub struct Session {
     /// Owner.
     pub user_id: i64,
     /// What it may do.
-    #[sqlx(try_from = "String")]
     pub kind: SessionKind,
     /// The application a legacy session belongs to.
     pub app_id: Option<i64>,
@@ -42,6 +44,33 @@ pub struct Session {
     pub expires_at: i64,
     /// Unix seconds of the last use, to [`SEEN_RESOLUTION_SECS`].
     pub last_seen_at: i64,
+}
+
+impl Session {
+    /// Reads a session whose columns a query selected with `prefix`.
+    pub(super) fn read<R: Columns>(row: &R, prefix: &str) -> Result<Self, sqlx::Error> {
+        let mut f = Fields::new(row, prefix);
+        Ok(Self {
+            id: f.get("id")?,
+            token_hash: f.get("token_hash")?,
+            user_id: f.get("user_id")?,
+            kind: f.name("kind")?,
+            app_id: f.get("app_id")?,
+            secret_sealed: f.get("secret_sealed")?,
+            last_call_id: f.get("last_call_id")?,
+            user_agent: f.get("user_agent")?,
+            created_at: f.get("created_at")?,
+            verified_at: f.get("verified_at")?,
+            expires_at: f.get("expires_at")?,
+            last_seen_at: f.get("last_seen_at")?,
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for Session {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Self::read(row, "")
+    }
 }
 
 /// What signing in stores.
@@ -140,14 +169,10 @@ impl Store {
                 super::qualified(USER_COLUMNS, "u", "u_"),
             )
         });
-        let row = sqlx::query(QUERY.as_str())
-            .bind(token_hash.as_slice())
-            .bind(now)
-            .fetch_optional(self.read())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut session = Session::from_row(&row)?;
-        let user = User::from_prefixed(&row, "u_")?;
+        let binds = [Bind::Blob(token_hash.as_slice()), Bind::Int(now)];
+        let Some((mut session, user)) = self.read_optional::<(Session, User)>(&QUERY, &binds).await? else {
+            return Ok(None);
+        };
         self.record_use(&mut session, now).await;
         Ok(Some((session, user)))
     }
@@ -169,18 +194,11 @@ impl Store {
                 super::qualified(CREDENTIAL_COLUMNS, "c", "c_"),
             )
         });
-        let rows =
-            sqlx::query(QUERY.as_str()).bind(token_hash.as_slice()).bind(now).fetch_all(self.read()).await?;
-        let Some(first) = rows.first() else { return Ok(None) };
-        let mut session = Session::from_row(first)?;
-        let user = User::from_prefixed(first, "u_")?;
-        let mut keys = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let key_id: Option<i64> = sqlx::Row::try_get(row, "c_id")?;
-            if key_id.is_some() {
-                keys.push(Credential::from_prefixed(row, "c_")?);
-            }
-        }
+        let binds = [Bind::Blob(token_hash.as_slice()), Bind::Int(now)];
+        let rows: Vec<((Session, User), Option<Credential>)> = self.read_all(&QUERY, &binds).await?;
+        let mut rows = rows.into_iter();
+        let Some(((mut session, user), first_key)) = rows.next() else { return Ok(None) };
+        let keys = first_key.into_iter().chain(rows.filter_map(|(_, key)| key)).collect();
         self.record_use(&mut session, now).await;
         Ok(Some((session, user, keys)))
     }
@@ -202,19 +220,11 @@ impl Store {
                 super::qualified(APP_COLUMNS, "a", "a_"),
             )
         });
-        let row = sqlx::query(QUERY.as_str())
-            .bind(api_key)
-            .bind(token_hash.as_slice())
-            .bind(now)
-            .fetch_optional(self.read())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let app = App::from_prefixed(&row, "a_")?;
-        let session_id: Option<i64> = sqlx::Row::try_get(&row, "id")?;
-        if session_id.is_none() {
-            return Ok(Some((app, None)));
-        }
-        let mut session = Session::from_row(&row)?;
+        let binds = [Bind::Text(api_key), Bind::Blob(token_hash.as_slice()), Bind::Int(now)];
+        let Some((app, session)) = self.read_optional::<(App, Option<Session>)>(&QUERY, &binds).await? else {
+            return Ok(None);
+        };
+        let Some(mut session) = session else { return Ok(Some((app, None))) };
         self.record_use(&mut session, now).await;
         Ok(Some((app, Some(session))))
     }
@@ -329,5 +339,28 @@ impl Store {
             }
             // Another call moved it in between: compare against the new value.
         }
+    }
+}
+
+// The rows of the session reads above: a session (plain columns) joined
+// with its user (`u_`), keys (`c_`) or app (`a_`).
+
+impl FromColumns for (Session, User) {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
+        Ok((Session::read(row, "")?, User::read(row, "u_")?))
+    }
+}
+
+impl FromColumns for ((Session, User), Option<Credential>) {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
+        let key = if Fields::new(row, "c_").present()? { Some(Credential::read(row, "c_")?) } else { None };
+        Ok(((Session::read(row, "")?, User::read(row, "u_")?), key))
+    }
+}
+
+impl FromColumns for (App, Option<Session>) {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
+        let session = if Fields::new(row, "").present()? { Some(Session::read(row, "")?) } else { None };
+        Ok((App::read(row, "a_")?, session))
     }
 }

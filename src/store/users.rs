@@ -4,10 +4,11 @@
 
 use sqlx::AssertSqlSafe;
 
+use super::row::{Columns, Fields};
 use super::{RevokeReason, Store, StoreError};
 
 /// A user account as stored.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     /// Numeric id: the `uid` applications see.
     pub id: i64,
@@ -26,25 +27,30 @@ pub struct User {
 }
 
 impl User {
-    /// Reads a user whose columns a join selected with `prefix` (see
+    /// Reads a user whose columns a query selected with `prefix` (see
     /// `store::qualified`), beside another table's columns of the same names.
-    pub(super) fn from_prefixed(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
-        use sqlx::Row;
-        let col = |name: &str| format!("{prefix}{name}");
+    pub(super) fn read<R: Columns>(row: &R, prefix: &str) -> Result<Self, sqlx::Error> {
+        let mut f = Fields::new(row, prefix);
         Ok(Self {
-            id: row.try_get(col("id").as_str())?,
-            name: row.try_get(col("name").as_str())?,
-            display_name: row.try_get(col("display_name").as_str())?,
-            password_hash: row.try_get(col("password_hash").as_str())?,
-            created_at: row.try_get(col("created_at").as_str())?,
-            password_changed_at: row.try_get(col("password_changed_at").as_str())?,
-            disabled_at: row.try_get(col("disabled_at").as_str())?,
+            id: f.get("id")?,
+            name: f.get("name")?,
+            display_name: f.get("display_name")?,
+            password_hash: f.get("password_hash")?,
+            created_at: f.get("created_at")?,
+            password_changed_at: f.get("password_changed_at")?,
+            disabled_at: f.get("disabled_at")?,
         })
     }
 
     /// True when the account may not log in.
     pub fn is_disabled(&self) -> bool {
         self.disabled_at.is_some()
+    }
+}
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for User {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        Self::read(row, "")
     }
 }
 

@@ -4,8 +4,6 @@
 //! fails the read as [`super::StoreError::Corrupt`] rather than passing as
 //! something else.
 
-use std::str::FromStr;
-
 /// A stored value outside its column's vocabulary.
 #[derive(Debug, thiserror::Error)]
 #[error("{column} holds {value:?}, which keygate never writes")]
@@ -112,24 +110,6 @@ pub(super) fn encode_transports(list: &[Transport]) -> String {
 /// store turns into [`super::StoreError::Corrupt`].
 pub(super) fn corrupt(column: &str, error: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
     sqlx::Error::ColumnDecode { index: column.to_owned(), source: Box::new(error) }
-}
-
-/// Reads a column of stored names.
-pub(super) fn get_name<T: FromStr<Err = UnknownValue>>(
-    row: &sqlx::any::AnyRow,
-    column: &str,
-) -> Result<T, sqlx::Error> {
-    let text: String = sqlx::Row::try_get(row, column)?;
-    text.parse().map_err(|e| corrupt(column, e))
-}
-
-/// Reads a nullable column of stored names.
-pub(super) fn get_optional_name<T: FromStr<Err = UnknownValue>>(
-    row: &sqlx::any::AnyRow,
-    column: &str,
-) -> Result<Option<T>, sqlx::Error> {
-    let text: Option<String> = sqlx::Row::try_get(row, column)?;
-    text.map(|t| t.parse().map_err(|e| corrupt(column, e))).transpose()
 }
 
 /// Reads a JSON array column.

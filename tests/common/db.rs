@@ -75,7 +75,8 @@ impl TestDb {
         TestDb { store: Store::open(&url).await.expect("open PostgreSQL"), url, _dir: None }
     }
 
-    async fn pool(&self) -> sqlx::AnyPool {
+    /// A pool of its own on the database, as another process would have.
+    pub async fn pool(&self) -> sqlx::AnyPool {
         let url = keygate::store::normalize_url(&self.url).expect("test URL").1;
         sqlx::AnyPool::connect(&url).await.expect("connect for test set-up")
     }

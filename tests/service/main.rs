@@ -15,4 +15,5 @@ mod pages;
 mod revocation;
 mod serve;
 mod store;
+mod store_reads;
 mod webauthn_api;
