@@ -2,8 +2,12 @@
 //! a key enrolment waiting for its registration. All state lives here, none in
 //! process memory, so any instance can finish what another started.
 
+use std::sync::LazyLock;
+
 use sqlx::AssertSqlSafe;
 
+use super::reads::Bind;
+use super::row::{Columns, Fields, FromColumns};
 use super::{Store, StoreError};
 
 /// What a challenge is for.
@@ -24,12 +28,11 @@ super::values::stored_names!(ChallengePurpose, "challenges.purpose", {
 });
 
 /// A stored challenge.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Challenge {
     /// Random public id (`login_id`).
     pub id: String,
     /// Login or enrolment.
-    #[sqlx(try_from = "String")]
     pub purpose: ChallengePurpose,
     /// Whose ceremony it is.
     pub user_id: i64,
@@ -49,6 +52,31 @@ pub struct Challenge {
     pub expires_at: i64,
     /// Unix seconds when consumed.
     pub used_at: Option<i64>,
+}
+
+impl FromColumns for Challenge {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
+        let mut f = Fields::new(row, "");
+        Ok(Self {
+            id: f.get("id")?,
+            purpose: f.name("purpose")?,
+            user_id: f.get("user_id")?,
+            session_id: f.get("session_id")?,
+            challenge: f.get("challenge")?,
+            for_app: f.get("for_app")?,
+            state: f.get("state")?,
+            attempts: f.get("attempts")?,
+            created_at: f.get("created_at")?,
+            expires_at: f.get("expires_at")?,
+            used_at: f.get("used_at")?,
+        })
+    }
+}
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Challenge {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        Self::from_columns(row)
+    }
 }
 
 /// What starting a ceremony stores.
@@ -98,12 +126,9 @@ impl Store {
 
     /// Reads a challenge without consuming it (to verify a signature first).
     pub async fn challenge(&self, id: &str) -> Result<Option<Challenge>, StoreError> {
-        Ok(sqlx::query_as::<_, Challenge>(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM challenges WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.read())
-        .await?)
+        static QUERY: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {COLUMNS} FROM challenges WHERE id = $1"));
+        self.read_optional(&QUERY, &[Bind::Text(id)]).await
     }
 
     /// Consumes a challenge: exactly one caller gets it, however many race.

@@ -3,9 +3,12 @@
 //! WebAuthn credential id, `rp_id` the string whose SHA-256 is both the U2F
 //! application parameter and WebAuthn's rpIdHash.
 
+use std::sync::LazyLock;
+
 use sqlx::AssertSqlSafe;
 
-use super::row::{Columns, Fields};
+use super::reads::Bind;
+use super::row::{Columns, Fields, FromColumns};
 use super::users::lock_user;
 use super::values::{corrupt, decode_transports, encode_transports};
 use super::{Store, StoreError, Transport};
@@ -128,6 +131,12 @@ impl Credential {
     }
 }
 
+impl FromColumns for Credential {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
+        Self::read(row, "")
+    }
+}
+
 impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Credential {
     fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
         Self::read(row, "")
@@ -179,12 +188,9 @@ impl Store {
 
     /// The user's keys, oldest first.
     pub async fn credentials_for_user(&self, user_id: i64) -> Result<Vec<Credential>, StoreError> {
-        Ok(sqlx::query_as::<_, Credential>(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM credentials WHERE user_id = $1 ORDER BY id"
-        )))
-        .bind(user_id)
-        .fetch_all(self.read())
-        .await?)
+        static QUERY: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {COLUMNS} FROM credentials WHERE user_id = $1 ORDER BY id"));
+        self.read_all(&QUERY, &[Bind::Int(user_id)]).await
     }
 
     /// The key with this handle for this RP ID.
@@ -193,24 +199,17 @@ impl Store {
         rp_id: &str,
         key_handle: &[u8],
     ) -> Result<Option<Credential>, StoreError> {
-        Ok(sqlx::query_as::<_, Credential>(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM credentials WHERE rp_id = $1 AND key_handle = $2"
-        )))
-        .bind(rp_id)
-        .bind(key_handle)
-        .fetch_optional(self.read())
-        .await?)
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!("SELECT {COLUMNS} FROM credentials WHERE rp_id = $1 AND key_handle = $2")
+        });
+        self.read_optional(&QUERY, &[Bind::Text(rp_id), Bind::Blob(key_handle)]).await
     }
 
     /// One of the user's keys by id (another user's key is not found).
     pub async fn credential(&self, user_id: i64, id: i64) -> Result<Option<Credential>, StoreError> {
-        Ok(sqlx::query_as::<_, Credential>(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM credentials WHERE user_id = $1 AND id = $2"
-        )))
-        .bind(user_id)
-        .bind(id)
-        .fetch_optional(self.read())
-        .await?)
+        static QUERY: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {COLUMNS} FROM credentials WHERE user_id = $1 AND id = $2"));
+        self.read_optional(&QUERY, &[Bind::Int(user_id), Bind::Int(id)]).await
     }
 
     /// How many keys the user has.

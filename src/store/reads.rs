@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Statement};
 use sqlx::{Any, AssertSqlSafe};
 
@@ -161,6 +162,9 @@ impl InlineReads {
         let conn = Connection::open_with_flags(&self.path, flags)?;
         conn.busy_timeout(self.busy_timeout)?;
         conn.pragma_update(None, "query_only", true)?;
+        // One plan per statement whatever its values: without it, newer
+        // SQLite plans a cached statement again after every rebinding.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         conn.set_prepared_statement_cache_capacity(32);
         self.open.fetch_add(1, Ordering::Relaxed);
         Ok(conn)
@@ -216,10 +220,13 @@ fn bind(statement: &mut Statement<'_>, binds: &[Bind<'_>]) -> rusqlite::Result<(
         return Err(rusqlite::Error::InvalidParameterCount(binds.len(), PLACEHOLDERS.len()));
     }
     for (name, bind) in PLACEHOLDERS.iter().zip(binds) {
+        let index = statement
+            .parameter_index(name)?
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName((*name).to_owned()))?;
         match *bind {
-            Bind::Int(value) => statement.raw_bind_parameter(*name, value)?,
-            Bind::Text(value) => statement.raw_bind_parameter(*name, value)?,
-            Bind::Blob(value) => statement.raw_bind_parameter(*name, value)?,
+            Bind::Int(value) => statement.raw_bind_parameter(index, value)?,
+            Bind::Text(value) => statement.raw_bind_parameter(index, value)?,
+            Bind::Blob(value) => statement.raw_bind_parameter(index, value)?,
         }
     }
     Ok(())
@@ -248,6 +255,25 @@ fn classify(e: rusqlite::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cached check is planned once: new token hashes and clock values
+    /// reuse the plan instead of parsing the statement again.
+    #[tokio::test]
+    async fn cached_checks_are_not_prepared_again_for_new_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite:{}", dir.path().join("k.db").display())).await.unwrap();
+        let inline = store.inline.as_ref().unwrap();
+        let sql = "SELECT id FROM sessions WHERE token_hash = $1 AND expires_at > $2";
+        for n in 0..4u8 {
+            let found = inline
+                .read(sql, &[Bind::Blob(&[n; 32]), Bind::Int(n.into())], |rows| Ok(rows.next()?.is_some()));
+            assert!(!found.unwrap());
+        }
+        let conn = inline.idle().pop().unwrap();
+        let statement = conn.prepare_cached(sql).unwrap();
+        assert_eq!(statement.get_status(rusqlite::StatementStatus::RePrepare), 0);
+        assert_eq!(inline.stats().0, 1, "one connection served every read");
+    }
 
     #[test]
     fn sqlite_errors_are_sorted_like_sqlx_errors() {

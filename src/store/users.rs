@@ -4,7 +4,10 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::row::{Columns, Fields};
+use std::sync::LazyLock;
+
+use super::reads::Bind;
+use super::row::{Columns, Fields, FromColumns};
 use super::{RevokeReason, Store, StoreError};
 
 /// A user account as stored.
@@ -45,6 +48,12 @@ impl User {
     /// True when the account may not log in.
     pub fn is_disabled(&self) -> bool {
         self.disabled_at.is_some()
+    }
+}
+
+impl FromColumns for User {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
+        Self::read(row, "")
     }
 }
 
@@ -101,22 +110,16 @@ impl Store {
 
     /// The user with this login name.
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
-        Ok(sqlx::query_as::<_, User>(AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE name = $1"
-        )))
-        .bind(name)
-        .fetch_optional(self.read())
-        .await?)
+        static QUERY: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1"));
+        self.read_optional(&QUERY, &[Bind::Text(name)]).await
     }
 
     /// The user with this numeric id.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        Ok(sqlx::query_as::<_, User>(AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.read())
-        .await?)
+        static QUERY: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
+        self.read_optional(&QUERY, &[Bind::Int(id)]).await
     }
 
     /// Every user with their key count, by name.
