@@ -283,7 +283,7 @@ pub fn normalize_url(url: &str) -> Result<(Engine, String), StoreError> {
     }
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     if path.is_empty() || (path.contains("://") && !url.starts_with("sqlite:")) {
-        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        return Err(StoreError::UnsupportedUrl(redact_url(url)));
     }
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let mut params = vec!["mode=rwc".to_owned()];
@@ -304,13 +304,29 @@ pub(crate) fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
 
 /// The URL with any password replaced by `***`, safe for messages and logs.
 pub(crate) fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((userinfo, host)) = rest.split_once('@')
-        && let Some((user, _password)) = userinfo.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Not a URL (a bare SQLite path, or garbage): hide anything that
+        // could be credentials, up to the last '@'.
+        return match url.rsplit_once('@') {
+            Some((_, host)) => format!("***@{host}"),
+            None => url.to_owned(),
+        };
+    };
+    if parsed.password().is_some() {
+        // Fails only for URLs that cannot have a password at all.
+        let _ = parsed.set_password(Some("***"));
     }
-    url.to_owned()
+    if parsed.query_pairs().any(|(key, _)| key == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key == "password" { "***".to_owned() } else { value.into_owned() };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 /// A column list (`"id, name"`) qualified by a table alias and renamed with a
@@ -358,5 +374,13 @@ mod tests {
     fn passwords_never_reach_messages() {
         assert_eq!(redact_url("postgres://kg:hunter2@db/kg"), "postgres://kg:***@db/kg");
         assert_eq!(redact_url("postgres://kg@db/kg"), "postgres://kg@db/kg");
+        assert_eq!(
+            redact_url("postgres://kg@db/kg?password=hunter2&sslmode=require"),
+            "postgres://kg@db/kg?password=***&sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://kg:p@ss@db/kg"), "postgres://kg:***@db/kg");
+        assert_eq!(redact_url("sqlite:/var/lib/keygate.db"), "sqlite:/var/lib/keygate.db");
+        let refused = normalize_url("mysql://root:hunter2@db/kg").unwrap_err().to_string();
+        assert!(!refused.contains("hunter2"), "{refused}");
     }
 }
