@@ -3,7 +3,8 @@
 //! one hash's time), p50/p99 of the `login/u2f` step alone, and session
 //! validation (`GET /api/v1/keys`) req/s next to `/healthz` as the ceiling.
 //!
-//! Run: `cargo bench --bench api_login` (env `CLIENTS`, default 4; `SECS`, default 5).
+//! Run: `cargo bench --bench api_login` (env `CLIENTS`, default 4; `SECS`, default 5;
+//! `KEYGATE_BENCH_BIN` runs another build of `keygate`, for a before/after table).
 //! Clients retry a password step the server sheds (429) after its
 //! Retry-After, as real clients do, so many clients measure the service at
 //! its hash bound rather than the clients' patience.
@@ -155,22 +156,16 @@ async fn main() {
     store.close().await;
     let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_keygate"))
-            .args([
-                "serve",
-                "--database",
-                &url,
-                "--listen",
-                &addr.to_string(),
-                "--trusted-proxy",
-                "127.0.0.1/32",
-            ])
-            .current_dir(dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+        Command::new(
+            std::env::var_os("KEYGATE_BENCH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_keygate").into()),
+        )
+        .args(["serve", "--database", &url, "--listen", &addr.to_string(), "--trusted-proxy", "127.0.0.1/32"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
     );
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
