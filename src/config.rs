@@ -349,6 +349,80 @@ mod tests {
         });
     }
 
+    /// The sample configuration operators copy: `fixtures/config/keygate.toml`.
+    fn sample() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config/keygate.toml")
+    }
+
+    /// The key of a commented-out setting (`# key = value`), which is a line
+    /// that parses as one TOML key and value once its `# ` is removed.
+    fn commented_key(line: &str) -> Option<String> {
+        let table: toml::Table = line.strip_prefix("# ")?.parse().ok()?;
+        let mut keys = table.keys();
+        keys.next().filter(|_| keys.next().is_none()).cloned()
+    }
+
+    #[test]
+    fn sample_config_holds_the_defaults() {
+        Jail::expect_with(|_| {
+            let config = Config::load(Some(&sample()), flags(None)).expect("the sample loads");
+            assert_eq!(config, Config::default());
+            Ok(())
+        });
+    }
+
+    /// A key added to `Config` fails this test until the sample lists it,
+    /// after a comment, set when it has a default and commented out when
+    /// its default is "not set".
+    #[test]
+    fn sample_config_lists_every_key_after_a_comment() {
+        use std::collections::BTreeSet;
+        let text = std::fs::read_to_string(sample()).expect("read the sample");
+        let active: toml::Table = text.parse().expect("the sample is TOML");
+        let lines: Vec<&str> = text.lines().collect();
+        let (mut listed, mut commented_out) = (Vec::new(), BTreeSet::new());
+        for (i, line) in lines.iter().enumerate() {
+            let key = match commented_key(line) {
+                Some(key) => {
+                    commented_out.insert(key.clone());
+                    key
+                }
+                None if line.starts_with('#') || !line.contains(" = ") => continue,
+                None => line.split(" = ").next().unwrap_or_default().trim().to_owned(),
+            };
+            let before = i.checked_sub(1).map_or("", |j| lines[j]);
+            assert!(
+                before.starts_with('#') && commented_key(before).is_none(),
+                "{key} in the sample needs a comment saying what it does"
+            );
+            listed.push(key);
+        }
+        let set = toml::Table::try_from(Config::default()).expect("defaults serialise to TOML");
+        let set_keys: BTreeSet<String> = set.keys().cloned().collect();
+        let all: BTreeSet<String> = Config::keys().into_iter().collect();
+        let active_keys: BTreeSet<String> = active.keys().cloned().collect();
+        assert_eq!(active_keys, set_keys, "keys with a default are set to it");
+        assert_eq!(commented_out, &all - &set_keys, "keys without a default are commented out");
+        assert_eq!(listed.len(), all.len(), "every key appears once: {listed:?}");
+    }
+
+    #[test]
+    fn sample_config_examples_are_valid_values() {
+        let text = std::fs::read_to_string(sample()).expect("read the sample");
+        let uncommented: String = text
+            .lines()
+            .map(|line| if commented_key(line).is_some() { &line[2..] } else { line })
+            .collect::<Vec<_>>()
+            .join("\n");
+        Jail::expect_with(|jail| {
+            jail.create_file("keygate.toml", &uncommented)?;
+            let config = Config::load(None, flags(None)).expect("the examples load");
+            assert!(config.server_key.is_some() && config.key_file.is_some());
+            assert!(config.attestation_roots.is_some() && config.password_hash_concurrency.is_some());
+            Ok(())
+        });
+    }
+
     #[test]
     fn default_key_file_sits_next_to_the_database() {
         assert_eq!(
