@@ -170,11 +170,7 @@ impl Config {
     /// path (must exist) or `None` for an optional `./keygate.toml`; `flags`
     /// is any serialisable struct whose `Some` fields override the rest.
     pub fn load(file: Option<&Path>, flags: impl Serialize) -> Result<Self, ConfigError> {
-        let file = match file {
-            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
-            Some(path) => Some(path.to_path_buf()),
-            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
-        };
+        let file = Self::file_to_read(file)?;
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
@@ -188,6 +184,41 @@ impl Config {
             .merge(Serialized::defaults(flags))
             .extract()
             .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    /// The file [`Config::load`] reads for a `--config` value: that one (it
+    /// must exist), else `./keygate.toml` when present, else none.
+    pub(crate) fn file_to_read(file: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+        match file {
+            Some(path) if !path.exists() => Err(ConfigError::MissingFile(path.into())),
+            Some(path) => Ok(Some(path.to_path_buf())),
+            None => Ok(Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists())),
+        }
+    }
+
+    /// The `KEYGATE_*` variables of this process that set a config key, so a
+    /// printed configuration can say where its values came from.
+    pub(crate) fn env_overrides() -> Vec<String> {
+        let known = Self::keys();
+        let mut names: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| {
+                name.get(..ENV_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(ENV_PREFIX))
+                    && known.iter().any(|k| k.eq_ignore_ascii_case(&name[ENV_PREFIX.len()..]))
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A copy safe to print or log: the server key as `***` and the
+    /// database URL without its password.
+    pub(crate) fn redacted(&self) -> Self {
+        Self {
+            server_key: self.server_key.as_ref().map(|_| Redacted("***".to_owned())),
+            database: crate::store::redact_url(&self.database),
+            ..self.clone()
+        }
     }
 
     /// Pool settings for [`crate::store::Store::open_with`].
@@ -419,6 +450,31 @@ mod tests {
             let config = Config::load(None, flags(None)).expect("the examples load");
             assert!(config.server_key.is_some() && config.key_file.is_some());
             assert!(config.attestation_roots.is_some() && config.password_hash_concurrency.is_some());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn redacted_hides_the_server_key_and_the_database_password() {
+        let config = Config {
+            server_key: Some(Redacted("c2VjcmV0".to_owned())),
+            database: "postgres://kg:hunter2@db/kg".to_owned(),
+            ..Config::default()
+        };
+        let shown = config.redacted();
+        assert_eq!(shown.server_key, Some(Redacted("***".to_owned())));
+        assert_eq!(shown.database, "postgres://kg:***@db/kg");
+        assert_eq!(Config { server_key: None, ..Config::default() }.redacted(), Config::default());
+    }
+
+    #[test]
+    fn env_overrides_name_only_config_keys() {
+        Jail::expect_with(|jail| {
+            jail.set_env("KEYGATE_LISTEN", "127.0.0.1:1");
+            jail.set_env("KEYGATE_NOT_A_KEY", "x");
+            let names = Config::env_overrides();
+            assert!(names.contains(&"KEYGATE_LISTEN".to_owned()), "{names:?}");
+            assert!(!names.iter().any(|n| n == "KEYGATE_NOT_A_KEY"), "{names:?}");
             Ok(())
         });
     }

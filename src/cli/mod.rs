@@ -9,6 +9,7 @@ mod app;
 mod audit;
 mod common;
 mod completions;
+mod config;
 mod device;
 mod devices;
 mod error;
@@ -54,6 +55,9 @@ pub(crate) enum Command {
     /// A software security key that speaks CTAPHID over a socket, for tests and demos.
     #[command(subcommand)]
     SoftToken(soft_token::SoftTokenCommand),
+    /// Check a configuration file and show the settings in effect.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
 }
@@ -81,6 +85,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Devices(args) => devices::run(args).await,
         Command::Audit(args) => audit::run(args).await,
         Command::SoftToken(cmd) => soft_token::run(cmd).await,
+        Command::Config(cmd) => config::run(cmd),
         Command::Completions(args) => completions::run(args),
     }
 }

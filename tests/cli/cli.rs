@@ -40,6 +40,7 @@ fn every_command_of_the_design_has_help() {
         &["soft-token", "export-credential"],
         &["soft-token", "import-credential"],
         &["completions"],
+        &["config", "check"],
     ];
     for command in commands {
         let mut args = command.to_vec();

@@ -7,6 +7,7 @@ mod common;
 mod admin_cli;
 mod app_cli;
 mod cli;
+mod config_cli;
 mod devices;
 mod key_cli;
 mod soft_token;
