@@ -2,8 +2,8 @@
 //! runs them (one module per command), this module parses and dispatches.
 //!
 //! Exit statuses follow BSD `sysexits`: 0 success, 1 a failure the message
-//! explains, 2 a usage error (clap's), 69 a capability this build does not
-//! have, 130 cancelled by Ctrl-C.
+//! explains, 2 a usage error (clap's, or one a command finds), 69 a
+//! capability this build does not have, 130 cancelled by Ctrl-C.
 
 mod app;
 mod audit;
@@ -14,6 +14,7 @@ mod device;
 mod devices;
 mod error;
 mod key;
+mod man;
 mod serve;
 mod soft_token;
 pub mod touch;
@@ -60,6 +61,8 @@ pub(crate) enum Command {
     Config(config::ConfigCommand),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Print the manual page of keygate or of one of its commands.
+    Man(man::ManArgs),
 }
 
 /// Entry point of the binary: parse, run, map the outcome to an exit status.
@@ -87,6 +90,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::SoftToken(cmd) => soft_token::run(cmd).await,
         Command::Config(cmd) => config::run(cmd),
         Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

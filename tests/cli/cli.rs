@@ -41,6 +41,7 @@ fn every_command_of_the_design_has_help() {
         &["soft-token", "import-credential"],
         &["completions"],
         &["config", "check"],
+        &["man"],
     ];
     for command in commands {
         let mut args = command.to_vec();

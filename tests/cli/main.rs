@@ -10,5 +10,6 @@ mod cli;
 mod config_cli;
 mod devices;
 mod key_cli;
+mod man_cli;
 mod soft_token;
 mod soft_token_attestation;
