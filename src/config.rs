@@ -170,11 +170,7 @@ impl Config {
     /// path (must exist) or `None` for an optional `./keygate.toml`; `flags`
     /// is any serialisable struct whose `Some` fields override the rest.
     pub fn load(file: Option<&Path>, flags: impl Serialize) -> Result<Self, ConfigError> {
-        let file = match file {
-            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
-            Some(path) => Some(path.to_path_buf()),
-            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
-        };
+        let file = Self::file_to_read(file)?;
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
@@ -188,6 +184,41 @@ impl Config {
             .merge(Serialized::defaults(flags))
             .extract()
             .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    /// The file [`Config::load`] reads for a `--config` value: that one (it
+    /// must exist), else `./keygate.toml` when present, else none.
+    pub(crate) fn file_to_read(file: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+        match file {
+            Some(path) if !path.exists() => Err(ConfigError::MissingFile(path.into())),
+            Some(path) => Ok(Some(path.to_path_buf())),
+            None => Ok(Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists())),
+        }
+    }
+
+    /// The `KEYGATE_*` variables of this process that set a config key, so a
+    /// printed configuration can say where its values came from.
+    pub(crate) fn env_overrides() -> Vec<String> {
+        let known = Self::keys();
+        let mut names: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| {
+                name.get(..ENV_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(ENV_PREFIX))
+                    && known.iter().any(|k| k.eq_ignore_ascii_case(&name[ENV_PREFIX.len()..]))
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A copy safe to print or log: the server key as `***` and the
+    /// database URL without its password.
+    pub(crate) fn redacted(&self) -> Self {
+        Self {
+            server_key: self.server_key.as_ref().map(|_| Redacted("***".to_owned())),
+            database: crate::store::redact_url(&self.database),
+            ..self.clone()
+        }
     }
 
     /// Pool settings for [`crate::store::Store::open_with`].
@@ -345,6 +376,105 @@ mod tests {
             jail.create_file("keygate.toml", "listen = \"not an address\"")?;
             let err = Config::load(None, flags(None)).unwrap_err().to_string();
             assert!(err.contains("listen"), "{err}");
+            Ok(())
+        });
+    }
+
+    /// The sample configuration operators copy: `fixtures/config/keygate.toml`.
+    fn sample() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config/keygate.toml")
+    }
+
+    /// The key of a commented-out setting (`# key = value`), which is a line
+    /// that parses as one TOML key and value once its `# ` is removed.
+    fn commented_key(line: &str) -> Option<String> {
+        let table: toml::Table = line.strip_prefix("# ")?.parse().ok()?;
+        let mut keys = table.keys();
+        keys.next().filter(|_| keys.next().is_none()).cloned()
+    }
+
+    #[test]
+    fn sample_config_holds_the_defaults() {
+        Jail::expect_with(|_| {
+            let config = Config::load(Some(&sample()), flags(None)).expect("the sample loads");
+            assert_eq!(config, Config::default());
+            Ok(())
+        });
+    }
+
+    /// A key added to `Config` fails this test until the sample lists it,
+    /// after a comment, set when it has a default and commented out when
+    /// its default is "not set".
+    #[test]
+    fn sample_config_lists_every_key_after_a_comment() {
+        use std::collections::BTreeSet;
+        let text = std::fs::read_to_string(sample()).expect("read the sample");
+        let active: toml::Table = text.parse().expect("the sample is TOML");
+        let lines: Vec<&str> = text.lines().collect();
+        let (mut listed, mut commented_out) = (Vec::new(), BTreeSet::new());
+        for (i, line) in lines.iter().enumerate() {
+            let key = match commented_key(line) {
+                Some(key) => {
+                    commented_out.insert(key.clone());
+                    key
+                }
+                None if line.starts_with('#') || !line.contains(" = ") => continue,
+                None => line.split(" = ").next().unwrap_or_default().trim().to_owned(),
+            };
+            let before = i.checked_sub(1).map_or("", |j| lines[j]);
+            assert!(
+                before.starts_with('#') && commented_key(before).is_none(),
+                "{key} in the sample needs a comment saying what it does"
+            );
+            listed.push(key);
+        }
+        let set = toml::Table::try_from(Config::default()).expect("defaults serialise to TOML");
+        let set_keys: BTreeSet<String> = set.keys().cloned().collect();
+        let all: BTreeSet<String> = Config::keys().into_iter().collect();
+        let active_keys: BTreeSet<String> = active.keys().cloned().collect();
+        assert_eq!(active_keys, set_keys, "keys with a default are set to it");
+        assert_eq!(commented_out, &all - &set_keys, "keys without a default are commented out");
+        assert_eq!(listed.len(), all.len(), "every key appears once: {listed:?}");
+    }
+
+    #[test]
+    fn sample_config_examples_are_valid_values() {
+        let text = std::fs::read_to_string(sample()).expect("read the sample");
+        let uncommented: String = text
+            .lines()
+            .map(|line| if commented_key(line).is_some() { &line[2..] } else { line })
+            .collect::<Vec<_>>()
+            .join("\n");
+        Jail::expect_with(|jail| {
+            jail.create_file("keygate.toml", &uncommented)?;
+            let config = Config::load(None, flags(None)).expect("the examples load");
+            assert!(config.server_key.is_some() && config.key_file.is_some());
+            assert!(config.attestation_roots.is_some() && config.password_hash_concurrency.is_some());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn redacted_hides_the_server_key_and_the_database_password() {
+        let config = Config {
+            server_key: Some(Redacted("c2VjcmV0".to_owned())),
+            database: "postgres://kg:hunter2@db/kg".to_owned(),
+            ..Config::default()
+        };
+        let shown = config.redacted();
+        assert_eq!(shown.server_key, Some(Redacted("***".to_owned())));
+        assert_eq!(shown.database, "postgres://kg:***@db/kg");
+        assert_eq!(Config { server_key: None, ..Config::default() }.redacted(), Config::default());
+    }
+
+    #[test]
+    fn env_overrides_name_only_config_keys() {
+        Jail::expect_with(|jail| {
+            jail.set_env("KEYGATE_LISTEN", "127.0.0.1:1");
+            jail.set_env("KEYGATE_NOT_A_KEY", "x");
+            let names = Config::env_overrides();
+            assert!(names.contains(&"KEYGATE_LISTEN".to_owned()), "{names:?}");
+            assert!(!names.iter().any(|n| n == "KEYGATE_NOT_A_KEY"), "{names:?}");
             Ok(())
         });
     }

@@ -12,6 +12,9 @@ pub struct CliError {
 }
 
 impl CliError {
+    /// A command line clap accepted but the command could not make sense of,
+    /// reported like clap's own usage errors.
+    pub(crate) const USAGE: u8 = 2;
     /// `EX_UNAVAILABLE`: the command exists but this build lacks what it needs.
     pub(crate) const UNAVAILABLE: u8 = 69;
     /// The conventional status for a command stopped by Ctrl-C.
@@ -20,6 +23,12 @@ impl CliError {
     /// A failure explained by its message (status 1).
     pub fn other(message: impl Into<String>) -> Self {
         Self { status: 1, message: message.into() }
+    }
+
+    /// A usage error found after parsing, such as a command path that names
+    /// no command (status 2, as clap's).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { status: Self::USAGE, message: message.into() }
     }
 
     /// A command whose capability is not part of this build yet (status 69).
@@ -71,6 +80,7 @@ mod tests {
         assert_eq!(CliError::other("x").status(), 1);
         assert_eq!(CliError::unavailable("the thing").status(), 69);
         assert_eq!(CliError::cancelled().status(), 130);
+        assert_eq!(CliError::usage("x").status(), 2);
         assert_eq!(
             CliError::unavailable("the thing").to_string(),
             "the thing is not available in this build of keygate"

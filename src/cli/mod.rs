@@ -2,17 +2,19 @@
 //! runs them (one module per command), this module parses and dispatches.
 //!
 //! Exit statuses follow BSD `sysexits`: 0 success, 1 a failure the message
-//! explains, 2 a usage error (clap's), 69 a capability this build does not
-//! have, 130 cancelled by Ctrl-C.
+//! explains, 2 a usage error (clap's, or one a command finds), 69 a
+//! capability this build does not have, 130 cancelled by Ctrl-C.
 
 mod app;
 mod audit;
 mod common;
 mod completions;
+mod config;
 mod device;
 mod devices;
 mod error;
 mod key;
+mod man;
 mod serve;
 mod soft_token;
 pub mod touch;
@@ -54,8 +56,13 @@ pub(crate) enum Command {
     /// A software security key that speaks CTAPHID over a socket, for tests and demos.
     #[command(subcommand)]
     SoftToken(soft_token::SoftTokenCommand),
+    /// Check a configuration file and show the settings in effect.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Print the manual page of keygate or of one of its commands.
+    Man(man::ManArgs),
 }
 
 /// Entry point of the binary: parse, run, map the outcome to an exit status.
@@ -81,7 +88,9 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Devices(args) => devices::run(args).await,
         Command::Audit(args) => audit::run(args).await,
         Command::SoftToken(cmd) => soft_token::run(cmd).await,
+        Command::Config(cmd) => config::run(cmd),
         Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

@@ -40,6 +40,8 @@ fn every_command_of_the_design_has_help() {
         &["soft-token", "export-credential"],
         &["soft-token", "import-credential"],
         &["completions"],
+        &["config", "check"],
+        &["man"],
     ];
     for command in commands {
         let mut args = command.to_vec();

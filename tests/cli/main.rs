@@ -1,5 +1,6 @@
 //! The command line end to end: the real `keygate` binary's user, app, key,
-//! device and soft-token commands, on SQLite and PostgreSQL.
+//! device, soft-token, config and man commands, on SQLite and PostgreSQL,
+//! and the systemd unit that runs it.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -7,7 +8,10 @@ mod common;
 mod admin_cli;
 mod app_cli;
 mod cli;
+mod config_cli;
 mod devices;
 mod key_cli;
+mod man_cli;
 mod soft_token;
 mod soft_token_attestation;
+mod systemd_unit;
