@@ -305,10 +305,11 @@ pub(crate) fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
 /// The URL with any password replaced by `***`, safe for messages and logs.
 pub(crate) fn redact_url(url: &str) -> String {
     let Ok(mut parsed) = url::Url::parse(url) else {
-        // Not a URL (a bare SQLite path, or garbage): hide anything that
-        // could be credentials, up to the last '@'.
-        return match url.rsplit_once('@') {
-            Some((_, host)) => format!("***@{host}"),
+        // Not a URL (a bare SQLite path, or garbage): where it looks like
+        // one, hide anything that could be credentials, up to the last '@'.
+        return match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?.1)))
+        {
+            Some((scheme, host)) => format!("{scheme}://***@{host}"),
             None => url.to_owned(),
         };
     };
@@ -380,6 +381,8 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://kg:p@ss@db/kg"), "postgres://kg:***@db/kg");
         assert_eq!(redact_url("sqlite:/var/lib/keygate.db"), "sqlite:/var/lib/keygate.db");
+        assert_eq!(redact_url("/srv/a@b/keygate.db"), "/srv/a@b/keygate.db");
+        assert_eq!(redact_url("postgres://kg:hunter2@[::1"), "postgres://***@[::1");
         let refused = normalize_url("mysql://root:hunter2@db/kg").unwrap_err().to_string();
         assert!(!refused.contains("hunter2"), "{refused}");
     }
