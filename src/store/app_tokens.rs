@@ -5,8 +5,7 @@
 
 use std::sync::LazyLock;
 
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::AssertSqlSafe;
 
 use super::apps::APP_COLUMNS;
 use super::reads::Bind;
@@ -91,11 +90,7 @@ impl AppToken {
     }
 }
 
-impl FromRow<'_, AnyRow> for AppToken {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Self::read(row, "")
-    }
-}
+super::row::plain_rows!(AppToken);
 
 /// What issuing a token stores.
 #[derive(Clone, Debug)]
@@ -416,12 +411,6 @@ impl Store {
 
 // The rows of the joined token reads above: a token (plain columns) with its
 // app (`a_`) and, when bound, its user (`u_`).
-
-impl FromColumns for AppToken {
-    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
-        Self::read(row, "")
-    }
-}
 
 impl FromColumns for (AppToken, App, Option<User>) {
     fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {

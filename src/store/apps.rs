@@ -5,12 +5,11 @@ use std::net::IpAddr;
 use std::sync::LazyLock;
 
 use ipnet::IpNet;
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::AssertSqlSafe;
 
 use super::AppTokenKind;
 use super::reads::Bind;
-use super::row::{Columns, Fields, FromColumns};
+use super::row::{Columns, Fields};
 use super::values::{decode_json_list, encode_json_list};
 use super::{Store, StoreError};
 
@@ -65,17 +64,7 @@ impl App {
     }
 }
 
-impl FromColumns for App {
-    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
-        Self::read(row, "")
-    }
-}
-
-impl FromRow<'_, AnyRow> for App {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Self::read(row, "")
-    }
-}
+super::row::plain_rows!(App);
 
 /// What registering an app stores.
 #[derive(Clone, Debug)]

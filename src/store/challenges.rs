@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use sqlx::AssertSqlSafe;
 
 use super::reads::Bind;
-use super::row::{Columns, Fields, FromColumns};
+use super::row::{Columns, Fields};
 use super::{Store, StoreError};
 
 /// What a challenge is for.
@@ -54,9 +54,10 @@ pub struct Challenge {
     pub used_at: Option<i64>,
 }
 
-impl FromColumns for Challenge {
-    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
-        let mut f = Fields::new(row, "");
+impl Challenge {
+    /// Reads a challenge whose columns a query selected with `prefix`.
+    pub(super) fn read<R: Columns>(row: &R, prefix: &str) -> Result<Self, sqlx::Error> {
+        let mut f = Fields::new(row, prefix);
         Ok(Self {
             id: f.get("id")?,
             purpose: f.name("purpose")?,
@@ -73,11 +74,7 @@ impl FromColumns for Challenge {
     }
 }
 
-impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Challenge {
-    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
-        Self::from_columns(row)
-    }
-}
+super::row::plain_rows!(Challenge);
 
 /// What starting a ceremony stores.
 #[derive(Clone, Debug)]

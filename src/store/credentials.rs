@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use sqlx::AssertSqlSafe;
 
 use super::reads::Bind;
-use super::row::{Columns, Fields, FromColumns};
+use super::row::{Columns, Fields};
 use super::users::lock_user;
 use super::values::{corrupt, decode_transports, encode_transports};
 use super::{Store, StoreError, Transport};
@@ -131,17 +131,7 @@ impl Credential {
     }
 }
 
-impl FromColumns for Credential {
-    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
-        Self::read(row, "")
-    }
-}
-
-impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Credential {
-    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
-        Self::read(row, "")
-    }
-}
+super::row::plain_rows!(Credential);
 
 pub(super) const COLUMNS: &str = "id, user_id, rp_id, key_handle, public_key, counter, label, attestation_subject, \
                        transports, webauthn, created_at, last_used_at, possible_clone";

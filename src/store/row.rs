@@ -99,3 +99,23 @@ impl<'r, R: Columns> Fields<'r, R> {
         Ok(self.get::<Option<i64>>("id")?.is_some())
     }
 }
+
+/// Makes a table's `read(row, prefix)` decoder the way both drivers read its
+/// plain rows (`FromColumns` for the inline path, sqlx's `FromRow` for
+/// `query_as`), so each table has one decoder.
+macro_rules! plain_rows {
+    ($($table:ty),* $(,)?) => {$(
+        impl $crate::store::row::FromColumns for $table {
+            fn from_columns<R: $crate::store::row::Columns>(row: &R) -> Result<Self, sqlx::Error> {
+                Self::read(row, "")
+            }
+        }
+
+        impl sqlx::FromRow<'_, sqlx::any::AnyRow> for $table {
+            fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+                Self::read(row, "")
+            }
+        }
+    )*};
+}
+pub(super) use plain_rows;

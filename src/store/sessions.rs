@@ -4,8 +4,7 @@
 
 use std::sync::LazyLock;
 
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::AssertSqlSafe;
 
 use super::apps::APP_COLUMNS;
 use super::credentials::COLUMNS as CREDENTIAL_COLUMNS;
@@ -67,11 +66,7 @@ impl Session {
     }
 }
 
-impl FromRow<'_, AnyRow> for Session {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Self::read(row, "")
-    }
-}
+super::row::plain_rows!(Session);
 
 /// What signing in stores.
 #[derive(Clone, Debug)]

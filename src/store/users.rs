@@ -7,7 +7,7 @@ use sqlx::AssertSqlSafe;
 use std::sync::LazyLock;
 
 use super::reads::Bind;
-use super::row::{Columns, Fields, FromColumns};
+use super::row::{Columns, Fields};
 use super::{RevokeReason, Store, StoreError};
 
 /// A user account as stored.
@@ -51,17 +51,7 @@ impl User {
     }
 }
 
-impl FromColumns for User {
-    fn from_columns<R: Columns>(row: &R) -> Result<Self, sqlx::Error> {
-        Self::read(row, "")
-    }
-}
-
-impl sqlx::FromRow<'_, sqlx::any::AnyRow> for User {
-    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
-        Self::read(row, "")
-    }
-}
+super::row::plain_rows!(User);
 
 /// What creating a user needs.
 #[derive(Clone, Debug)]
