@@ -37,6 +37,11 @@ pub struct Config {
     pub rp_id: String,
     /// Origin browsers and non-browser clients put in clientData.
     pub origin: String,
+    /// PEM certificate chain to serve HTTPS with (with `tls_key`); absent:
+    /// plain HTTP, for localhost or behind a TLS-terminating proxy.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert` (PKCS#8, SEC1 or PKCS#1).
+    pub tls_key: Option<PathBuf>,
     /// Log rendering.
     pub log_format: LogFormat,
     /// Base64 of the 32-byte key that seals app and session secrets. When
@@ -131,6 +136,8 @@ impl Default for Config {
             database: "sqlite:keygate.db".to_owned(),
             rp_id: "localhost".to_owned(),
             origin: "http://localhost:8080".to_owned(),
+            tls_cert: None,
+            tls_key: None,
             log_format: LogFormat::Human,
             server_key: None,
             key_file: None,
@@ -249,6 +256,24 @@ impl Config {
             reason: format!("cannot read {}: {e}", path.display()),
         })?;
         crate::verify::TrustRoots::from_pem(&pem).map(Some)
+    }
+
+    /// The TLS files to serve with, `None` for plain HTTP. Both files or
+    /// neither; with TLS the origin must be `https://`, since browsers sign
+    /// the origin they see and cookies become `Secure` only under it.
+    pub(crate) fn tls_files(&self) -> Result<Option<crate::web::tls::TlsFiles>, String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) if self.origin.starts_with("https://") => {
+                Ok(Some(crate::web::tls::TlsFiles { cert: cert.clone(), key: key.clone() }))
+            }
+            (Some(_), Some(_)) => Err(format!(
+                "with TLS the origin must be https:// (it is {}): set --origin https://HOST:PORT",
+                self.origin
+            )),
+            (Some(_), None) => Err("--tls-cert needs --tls-key (the certificate's private key)".to_owned()),
+            (None, Some(_)) => Err("--tls-key needs --tls-cert (the certificate chain)".to_owned()),
+        }
     }
 
     /// The server key file to use: the configured one or the default location.
@@ -450,8 +475,26 @@ mod tests {
             let config = Config::load(None, flags(None)).expect("the examples load");
             assert!(config.server_key.is_some() && config.key_file.is_some());
             assert!(config.attestation_roots.is_some() && config.password_hash_concurrency.is_some());
+            assert!(config.tls_cert.is_some() && config.tls_key.is_some());
             Ok(())
         });
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_an_https_origin() {
+        let with = |cert: Option<&str>, key: Option<&str>, origin: &str| Config {
+            tls_cert: cert.map(PathBuf::from),
+            tls_key: key.map(PathBuf::from),
+            origin: origin.to_owned(),
+            ..Config::default()
+        };
+        assert_eq!(with(None, None, "http://localhost:8080").tls_files(), Ok(None));
+        let files = with(Some("c.pem"), Some("k.pem"), "https://login.example").tls_files();
+        assert_eq!(files.ok().flatten().map(|f| f.key), Some(PathBuf::from("k.pem")));
+        let plain = with(Some("c.pem"), Some("k.pem"), "http://localhost:8080").tls_files();
+        assert!(plain.unwrap_err().contains("origin must be https://"));
+        assert!(with(Some("c.pem"), None, "https://x").tls_files().unwrap_err().contains("--tls-key"));
+        assert!(with(None, Some("k.pem"), "https://x").tls_files().unwrap_err().contains("--tls-cert"));
     }
 
     #[test]

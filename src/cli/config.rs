@@ -51,6 +51,7 @@ fn check(args: &CheckArgs) -> Result<(), CliError> {
     let config = Config::load(file.as_deref(), NoFlags {}).map_err(|e| CliError::other(e.to_string()))?;
     check_database(&config)?;
     check_server_key(&config)?;
+    check_tls(&config)?;
     // The same two steps `serve` takes (`AppState::try_new`), with its wording.
     let roots = config.trust_roots().map_err(|e| CliError::other(format!("attestation: {e}")))?;
     crate::auth::Settings::from_config(&config, roots)
@@ -59,6 +60,15 @@ fn check(args: &CheckArgs) -> Result<(), CliError> {
     std::io::stdout()
         .write_all(text.as_bytes())
         .map_err(|e| CliError::other(format!("cannot write the configuration: {e}")))
+}
+
+/// The TLS files as `serve` loads them: readable, PEM, a key that belongs to
+/// the certificate, and an https origin.
+fn check_tls(config: &Config) -> Result<(), CliError> {
+    if let Some(files) = config.tls_files().map_err(CliError::other)? {
+        crate::web::tls::ReloadableCert::load(files).map_err(|e| CliError::other(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// `config check` has no flags that override settings.

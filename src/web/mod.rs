@@ -12,6 +12,7 @@ mod legacy;
 mod metrics;
 mod oauth;
 mod pages;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -107,6 +108,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     // Install the recorder before the first request is counted.
     crate::telemetry::metrics();
+    let hsts = strict_transport_security(state.cookies());
     Router::new()
         .merge(health::router())
         .merge(metrics::router())
@@ -123,6 +125,7 @@ pub fn app(state: AppState) -> Router {
             axum::http::header::CACHE_CONTROL,
             axum::http::HeaderValue::from_static("no-store"),
         ))
+        .layer(tower::util::option_layer(hsts))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             // The span records the path only: query strings carry tokens and
@@ -132,4 +135,19 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// HSTS for a service whose origin is `https://`: a browser that has seen it
+/// once never again sends the session cookie's host a plain-HTTP request an
+/// attacker on the network could answer. One year, this host only (a
+/// sibling subdomain may not have TLS).
+fn strict_transport_security(
+    cookies: cookies::Cookies,
+) -> Option<tower_http::set_header::SetResponseHeaderLayer<axum::http::HeaderValue>> {
+    cookies.secure.then(|| {
+        tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000"),
+        )
+    })
 }
