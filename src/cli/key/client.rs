@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::KeyServerArgs;
 use super::origin::ServerOrigin;
 use crate::cli::CliError;
 
@@ -26,17 +27,22 @@ pub(super) struct Refusal {
 }
 
 impl ApiClient {
-    /// A client of the server at `base` (e.g. `http://localhost:8080`);
-    /// refuses plain HTTP to anything but this machine before any request.
-    pub(super) fn new(base: &str, user: &str) -> Result<Self, CliError> {
+    /// A client of `--server` (e.g. `http://localhost:8080`) trusting the
+    /// system's CAs and those of `--ca-file`; refuses plain HTTP to anything
+    /// but this machine before any request.
+    pub(super) fn new(args: &KeyServerArgs) -> Result<Self, CliError> {
+        let base = args.server.as_str();
         let origin = ServerOrigin::from_server(base).map_err(|e| CliError::other(e.to_string()))?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             // A redirect to another origin would be a relay the origin check never saw.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| CliError::other(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { http, base: base.trim_end_matches('/').to_owned(), origin, user: user.to_owned() })
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = &args.ca_file {
+            builder = builder.tls_certs_merge(ca_file(path)?);
+        }
+        let http =
+            builder.build().map_err(|e| CliError::other(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { http, base: base.trim_end_matches('/').to_owned(), origin, user: args.user.clone() })
     }
 
     /// Refuses an answer whose `origin` or `appId` is missing or not the
@@ -64,7 +70,13 @@ impl ApiClient {
             request = request.json(body);
         }
         let response = request.send().await.map_err(|e| {
-            if e.is_connect() || e.is_timeout() {
+            if let Some(reason) = certificate_refused(&e) {
+                CliError::other(format!(
+                    "the certificate of {} is not trusted ({reason}): if it comes from a private \
+                     CA, pass that CA's certificate with --ca-file",
+                    self.base
+                ))
+            } else if e.is_connect() || e.is_timeout() {
                 CliError::other(format!("cannot reach the keygate server at {}: is it running?", self.base))
             } else {
                 CliError::other(format!("request to {} failed: {e}", self.base))
@@ -124,5 +136,58 @@ impl ApiClient {
             "unavailable" => "the keygate server cannot reach its database; try again later".to_owned(),
             _ => format!("the server refused: {} ({})", refusal.message, refusal.code),
         })
+    }
+}
+
+/// The certificates of a `--ca-file`: at least one, or an error naming the file.
+fn ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, CliError> {
+    let unusable = |reason: String| CliError::other(format!("--ca-file {}: {reason}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| unusable(e.to_string()))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| unusable(e.to_string()))?;
+    if roots.is_empty() {
+        return Err(unusable("no PEM CERTIFICATE block in it".to_owned()));
+    }
+    Ok(roots)
+}
+
+/// Why the server's certificate was refused, when that is why `e` happened:
+/// the rustls verdict somewhere down the error's sources.
+fn certificate_refused(e: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        // An io::Error's source() skips the error it wraps (hyper wraps
+        // rustls's error in two of them): look inside each layer too.
+        let mut layer = Some(err);
+        while let Some(candidate) = layer {
+            if let Some(rustls::Error::InvalidCertificate(reason)) = candidate.downcast_ref::<rustls::Error>()
+            {
+                return Some(describe(reason));
+            }
+            layer = candidate
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .map(|inner| inner as _);
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// A certificate problem in words.
+fn describe(reason: &rustls::CertificateError) -> String {
+    use rustls::CertificateError::*;
+    match reason {
+        UnknownIssuer => "signed by an unknown CA".to_owned(),
+        Expired | ExpiredContext { .. } => "expired".to_owned(),
+        NotValidYet | NotValidYetContext { .. } => "not valid yet".to_owned(),
+        NotValidForName | NotValidForNameContext { .. } => "issued for another name".to_owned(),
+        Revoked => "revoked".to_owned(),
+        // webpki's own reasons arrive as text; this one is a self-signed
+        // certificate, the usual first try at a private deployment.
+        Other(other) if other.to_string().contains("CaUsedAsEndEntity") => {
+            "a CA's certificate used as the server's own: self-signed?".to_owned()
+        }
+        Other(other) => other.to_string(),
+        other => format!("{other:?}"),
     }
 }

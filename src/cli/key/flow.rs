@@ -178,7 +178,7 @@ async fn session(api: &ApiClient, args: &KeyServerArgs) -> Result<Login, CliErro
 
 /// `keygate key login`: prints the session.
 pub(super) async fn login(args: &KeyServerArgs) -> Result<(), CliError> {
-    let api = ApiClient::new(&args.server, &args.user)?;
+    let api = ApiClient::new(args)?;
     let login = password_login(&api, args).await?;
     println!("session_token: {}", login.token);
     println!("expires_at: {}", format_time(login.expires_at));
@@ -190,7 +190,7 @@ pub(super) async fn login(args: &KeyServerArgs) -> Result<(), CliError> {
 
 /// `keygate key enroll`: registers the key on `--device`.
 pub(super) async fn enroll(args: &KeyServerArgs, name: Option<&str>) -> Result<(), CliError> {
-    let api = ApiClient::new(&args.server, &args.user)?;
+    let api = ApiClient::new(args)?;
     let login = session(&api, args).await?;
     if login.device_used {
         return Err(CliError::other(format!(
@@ -243,7 +243,7 @@ async fn keys(api: &ApiClient, token: &str) -> Result<Vec<Value>, CliError> {
 
 /// `keygate key list`.
 pub(super) async fn list(args: &KeyServerArgs) -> Result<(), CliError> {
-    let api = ApiClient::new(&args.server, &args.user)?;
+    let api = ApiClient::new(args)?;
     let login = session(&api, args).await?;
     let keys = keys(&api, &login.token).await?;
     if keys.is_empty() {
@@ -279,7 +279,7 @@ async fn resolve(api: &ApiClient, token: &str, key: &str) -> Result<String, CliE
 
 /// `keygate key rename`.
 pub(super) async fn rename(args: &KeyServerArgs, key: &str, label: &str) -> Result<(), CliError> {
-    let api = ApiClient::new(&args.server, &args.user)?;
+    let api = ApiClient::new(args)?;
     let login = session(&api, args).await?;
     let id = resolve(&api, &login.token, key).await?;
     let path = format!("/api/v1/keys/{id}");
@@ -290,7 +290,7 @@ pub(super) async fn rename(args: &KeyServerArgs, key: &str, label: &str) -> Resu
 
 /// `keygate key remove`.
 pub(super) async fn remove(args: &KeyServerArgs, key: &str) -> Result<(), CliError> {
-    let api = ApiClient::new(&args.server, &args.user)?;
+    let api = ApiClient::new(args)?;
     let login = session(&api, args).await?;
     let id = resolve(&api, &login.token, key).await?;
     call_with_step_up(&api, args, Method::DELETE, &format!("/api/v1/keys/{id}"), &login.token, None).await?;

@@ -35,6 +35,10 @@ pub(crate) struct KeyServerArgs {
     /// to this machine (localhost, 127.0.0.1, ::1).
     #[arg(long, env = "KEYGATE_SERVER", default_value = "http://localhost:8080", value_name = "URL")]
     pub server: String,
+    /// PEM file of CA certificates to trust for the server's certificate,
+    /// besides the system's: for a server with a private CA.
+    #[arg(long, env = "KEYGATE_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Your user name.
     #[arg(long, value_name = "NAME")]
     pub user: String,
