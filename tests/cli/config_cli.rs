@@ -215,3 +215,32 @@ fn the_key_file_is_checked_but_never_created() {
     std::fs::write(&key_file, format!("{SERVER_KEY}\n")).expect("write the key file");
     accepted(&check_file(&toml).0);
 }
+
+/// TLS files are loaded as `serve` loads them: a key of another certificate,
+/// a missing file or a plain-HTTP origin are refused, naming what is wrong.
+#[test]
+fn tls_settings_are_checked_as_serve_loads_them() {
+    use common::tls::{KeyKind, TestCa};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = TestCa::new(dir.path(), "config-check-ca");
+    let one = ca.leaf(dir.path(), "one", KeyKind::Ecdsa);
+    let two = ca.leaf(dir.path(), "two", KeyKind::Rsa);
+    let toml = |cert: &Path, key: &Path, origin: &str| {
+        format!(
+            "origin = {origin:?}\ntls_cert = {:?}\ntls_key = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        )
+    };
+    let (config, _) = accepted(&check_file(&toml(&two.cert, &two.key, "https://login.example")).0);
+    assert_eq!(config.tls_key.as_deref(), Some(two.key.as_path()));
+    for (text, fragment) in [
+        (toml(&one.cert, &two.key, "https://login.example"), "does not belong to the certificate"),
+        (toml(&dir.path().join("gone.pem"), &one.key, "https://login.example"), "gone.pem"),
+        (toml(&one.cert, &one.key, "http://localhost:8080"), "origin must be https://"),
+        (format!("origin = \"https://x\"\ntls_cert = {:?}\n", one.cert.display().to_string()), "--tls-key"),
+    ] {
+        let err = refused_in_one_line(&check_file(&text).0);
+        assert!(err.contains(fragment), "{err}");
+    }
+}

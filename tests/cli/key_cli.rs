@@ -20,14 +20,14 @@ crate::on_both_engines!(
 );
 
 /// A `keygate soft-token serve --listen udp:…` child, killed when dropped.
-struct SoftToken {
+pub(crate) struct SoftToken {
     child: Child,
-    spec: String,
+    pub(crate) spec: String,
     state: PathBuf,
 }
 
 impl SoftToken {
-    fn start(state: &Path, presence: &str) -> SoftToken {
+    pub(crate) fn start(state: &Path, presence: &str) -> SoftToken {
         let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let listen = format!("udp:127.0.0.1:{port}");
         let child = common::keygate()
@@ -55,14 +55,19 @@ impl Drop for SoftToken {
     }
 }
 
-fn key_args<'a>(cmd: &'a str, server: &'a str, device: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn key_args<'a>(
+    cmd: &'a str,
+    server: &'a str,
+    device: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec!["key", cmd];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--server", server, "--user", "alice", "--device", device, "--password-stdin"]);
     args
 }
 
-fn session_of(stdout: &str) -> String {
+pub(crate) fn session_of(stdout: &str) -> String {
     stdout.lines().find_map(|l| l.strip_prefix("session_token: ")).expect("session line").to_owned()
 }
 

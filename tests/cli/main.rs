@@ -1,6 +1,6 @@
 //! The command line end to end: the real `keygate` binary's user, app, key,
 //! device, soft-token, config and man commands, on SQLite and PostgreSQL,
-//! and the systemd unit that runs it.
+//! `serve` over TLS, and the systemd unit that runs it.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -15,3 +15,4 @@ mod man_cli;
 mod soft_token;
 mod soft_token_attestation;
 mod systemd_unit;
+mod tls;

@@ -1,7 +1,8 @@
 //! Debian's Chromium through Playwright against the real binary: a key
 //! enrolled with `keygate key enroll` signs in at login.php through
 //! WebAuthn (tests/python/test_browser_login.py). Screenshots land in
-//! `target/screenshots/`.
+//! `target/screenshots/`. Over HTTPS, a test CA made at test time signs
+//! the server's certificate (tests/python/test_browser_tls.py).
 
 use crate::common;
 
@@ -9,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::Server;
+use common::tls::{KeyKind, TestCa, serve_https};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -68,6 +70,26 @@ fn chromium_keys_outside_the_trusted_cas_are_refused() {
         &[
             ("KEYGATE_URL", url.clone()),
             ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
+            ("KEYGATE_SCREENSHOTS", screenshots()),
+        ],
+    );
+}
+
+#[test]
+fn chromium_signs_in_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db::sqlite_url(&dir.path().join("keygate.db"));
+    common::add_user(&db, "tls-user", PASSWORD);
+    let ca = TestCa::new(dir.path(), "keygate-browser-test-ca");
+    let leaf = ca.leaf(dir.path(), "server", KeyKind::Ecdsa);
+    let (_server, url) = serve_https(dir.path(), &db, &ca.cert, &leaf, |_| {});
+    common::pytest(
+        "test_browser_tls.py",
+        &[
+            ("KEYGATE_URL", url),
+            ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
+            ("KEYGATE_CA_FILE", ca.cert.display().to_string()),
+            ("KEYGATE_SPKI", leaf.spki_sha256.clone()),
             ("KEYGATE_SCREENSHOTS", screenshots()),
         ],
     );

@@ -104,20 +104,44 @@ pub struct Server {
     /// Its standard output and error: a file, never a pipe nobody reads
     /// (a full pipe would stall the server at its next log line).
     pub log: std::path::PathBuf,
+    /// Its base URL.
+    base: String,
 }
 
 impl Server {
     /// Starts `keygate serve` with extra arguments in `dir` and waits until
     /// `/healthz` answers at `addr`.
     pub fn start(dir: &Path, addr: SocketAddr, configure: impl FnOnce(&mut Command)) -> Server {
+        Self::spawn(dir, addr, format!("http://{addr}"), reqwest::blocking::Client::new(), configure)
+    }
+
+    /// Like [`Server::start`] for a server speaking HTTPS with a
+    /// certificate for localhost from the CA in `ca`.
+    pub fn start_https(
+        dir: &Path,
+        addr: SocketAddr,
+        ca: &Path,
+        configure: impl FnOnce(&mut Command),
+    ) -> Server {
+        let base = format!("https://localhost:{}", addr.port());
+        Self::spawn(dir, addr, base, tls::client_trusting(ca), configure)
+    }
+
+    fn spawn(
+        dir: &Path,
+        addr: SocketAddr,
+        base: String,
+        client: reqwest::blocking::Client,
+        configure: impl FnOnce(&mut Command),
+    ) -> Server {
         let log = dir.join(format!("keygate-serve-{}.log", addr.port()));
         let out = std::fs::File::create(&log).expect("create the server log");
         let mut cmd = keygate();
         cmd.arg("serve").current_dir(dir).stdout(out.try_clone().expect("log handle")).stderr(out);
         configure(&mut cmd);
         let child = cmd.spawn().expect("spawn keygate serve");
-        let mut server = Server { child, addr, log };
-        server.wait_healthy(Duration::from_secs(30));
+        let mut server = Server { child, addr, log, base };
+        server.wait_healthy(&client, Duration::from_secs(30));
         server
     }
 
@@ -131,11 +155,10 @@ impl Server {
 
     /// The base URL of the server.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.base.clone()
     }
 
-    fn wait_healthy(&mut self, limit: Duration) {
-        let client = reqwest::blocking::Client::new();
+    fn wait_healthy(&mut self, client: &reqwest::blocking::Client, limit: Duration) {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -213,3 +236,4 @@ pub fn pytest(file: &str, env: &[(&str, String)]) {
 
 pub mod db;
 pub mod legacy;
+pub mod tls;
