@@ -1,4 +1,5 @@
 //! `keygate app ...`: applications that call the legacy REST and OAuth APIs.
+//! Every change is written to the audit log with source `cli:<OS user>`.
 
 use std::net::IpAddr;
 
@@ -185,7 +186,8 @@ async fn find(store: &Store, app: &str) -> Result<App, CliError> {
 }
 
 async fn audit(store: &Store, event: &str, detail: &str) -> Result<(), CliError> {
-    let entry = NewAuditEntry { user_id: None, user_name: None, event, detail, source: Some("cli") };
+    let source = Some(super::operator::audit_source());
+    let entry = NewAuditEntry { user_id: None, user_name: None, event, detail, source };
     store.audit(&entry, unix_now()).await.map_err(db_error)
 }
 

@@ -1,5 +1,5 @@
 //! `keygate user ...`: account administration on the local database. Every
-//! action is written to the audit log with source `cli`.
+//! change is written to the audit log with source `cli:<OS user>`.
 
 use clap::{Args, Subcommand};
 
@@ -156,7 +156,7 @@ async fn audit(store: &Store, user: &User, event: &str, detail: &str) -> Result<
         user_name: Some(&user.name),
         event,
         detail,
-        source: Some("cli"),
+        source: Some(super::operator::audit_source()),
     };
     store.audit(&entry, unix_now()).await.map_err(db_error)
 }

@@ -89,7 +89,8 @@ async fn commands_and_store(url: &str) {
         ["admin.user.reset_keys", "admin.user.disable", "admin.user.passwd", "admin.user.add"],
         "{audit}"
     );
-    assert!(audit.lines().all(|l| l.contains(" alice ") && l.contains(" cli ")), "{audit}");
+    let source = format!(" cli:{} ", common::os_user());
+    assert!(audit.lines().all(|l| l.contains(" alice ") && l.contains(&source)), "{audit}");
     assert_eq!(ok(url, &["audit", "--user", "alice", "--since", "1h"], "").lines().count(), 4);
     assert_eq!(ok(url, &["audit", "--since", "2000-01-01"], "").lines().count(), 4);
     assert_eq!(ok(url, &["audit", "--user", "bob"], ""), "no audit entries\n");

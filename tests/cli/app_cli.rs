@@ -95,9 +95,10 @@ async fn register_rotate_and_remove() {
     assert!(store.sessions_for_user(alice.id, keygate::clock::unix_now()).await.unwrap().is_empty());
     assert!(ok(url, &["app", "list"]).contains("no applications yet"));
 
-    let events: Vec<String> =
-        store.audit_entries(&AuditFilter::default()).await.unwrap().into_iter().map(|e| e.event).collect();
+    let entries = store.audit_entries(&AuditFilter::default()).await.unwrap();
+    let source = format!("cli:{}", common::os_user());
     for event in ["admin.app.add", "admin.app.rotate_secret", "admin.app.remove"] {
-        assert!(events.iter().any(|e| e == event), "{event} in {events:?}");
+        let entry = entries.iter().find(|e| e.event == event);
+        assert!(entry.is_some_and(|e| e.source.as_deref() == Some(&source)), "{event} by {source} in {entries:?}");
     }
 }
