@@ -15,3 +15,4 @@ mod man_cli;
 mod soft_token;
 mod soft_token_attestation;
 mod systemd_unit;
+mod user_keys_cli;
