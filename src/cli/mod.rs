@@ -15,6 +15,7 @@ mod devices;
 mod error;
 mod key;
 mod man;
+mod operator;
 mod serve;
 mod soft_token;
 pub mod touch;

@@ -277,6 +277,25 @@ impl Store {
         self.read_optional(&QUERY, &binds).await
     }
 
+    /// The user's live (unexpired, unconsumed, unrevoked) tokens of every
+    /// kind and app, newest first: what an administrator's view of the user
+    /// lists. Callers show their kind, app and dates, never their hashes.
+    pub async fn live_app_tokens_for_user(
+        &self,
+        user_id: i64,
+        now: i64,
+    ) -> Result<Vec<AppToken>, StoreError> {
+        Ok(sqlx::query_as::<_, AppToken>(AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM app_tokens WHERE user_id = $1 \
+             AND consumed_at IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) \
+             ORDER BY id DESC"
+        )))
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(self.read())
+        .await?)
+    }
+
     /// Binds an unbound, live auth_token of `app_id` to the user who just
     /// completed login.php; false when there was no such token.
     pub async fn bind_auth_token(

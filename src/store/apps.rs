@@ -85,6 +85,20 @@ pub struct NewApp<'a> {
     pub rate_limit_per_min: Option<u32>,
 }
 
+/// The settings of a registered app an operator may change after the
+/// fact: everything but its name, api_key and secret.
+#[derive(Clone, Debug)]
+pub struct AppSettings<'a> {
+    /// Desktop app: its sessions always get a session secret.
+    pub desktop: bool,
+    /// Redirect URIs, replacing the registered ones.
+    pub redirect_uris: &'a [String],
+    /// Networks calls may come from; empty: any.
+    pub allowed_ips: &'a [IpNet],
+    /// Calls per minute, `None` for unlimited.
+    pub rate_limit_per_min: Option<u32>,
+}
+
 pub(super) const APP_COLUMNS: &str = "id, name, api_key, secret_sealed, desktop, redirect_uris, allowed_ips, \
                            rate_limit_per_min, created_at, secret_rotated_at";
 impl Store {
@@ -128,6 +142,25 @@ impl Store {
         Ok(sqlx::query_as::<_, App>(AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM apps ORDER BY name")))
             .fetch_all(self.read())
             .await?)
+    }
+
+    /// Replaces an app's settings and returns the app as stored; every
+    /// later call is checked against the new ones, on every instance, since
+    /// no instance keeps apps in memory. Sessions and tokens already issued
+    /// stay valid.
+    pub async fn update_app(&self, id: i64, settings: &AppSettings<'_>) -> Result<App, StoreError> {
+        sqlx::query_as::<_, App>(AssertSqlSafe(format!(
+            "UPDATE apps SET desktop = $1, redirect_uris = $2, allowed_ips = $3, rate_limit_per_min = $4 \
+             WHERE id = $5 RETURNING {APP_COLUMNS}"
+        )))
+        .bind(i64::from(settings.desktop))
+        .bind(encode_json_list(settings.redirect_uris)?)
+        .bind(encode_json_list(settings.allowed_ips)?)
+        .bind(settings.rate_limit_per_min.map(i64::from))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("application"))
     }
 
     /// Removes an application with its sessions, tokens and grants.

@@ -19,7 +19,7 @@ pub struct AuditEntry {
     pub event: String,
     /// Free text for people (never a secret).
     pub detail: String,
-    /// Client address, or `cli` for admin commands.
+    /// Client address, or `cli:<OS user>` for admin commands.
     pub source: Option<String>,
 }
 
@@ -34,7 +34,7 @@ pub struct NewAuditEntry<'a> {
     pub event: &'a str,
     /// Detail text.
     pub detail: &'a str,
-    /// Client address or `cli`.
+    /// Client address or `cli:<OS user>`.
     pub source: Option<&'a str>,
 }
 

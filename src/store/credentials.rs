@@ -288,13 +288,36 @@ impl Store {
         }
     }
 
-    /// Flags a key as possibly cloned: it is refused until an administrator resets it.
+    /// Flags a key as possibly cloned: it is refused until an administrator
+    /// clears the flag ([`Store::clear_possible_clone`]) or resets the keys.
     pub async fn mark_possible_clone(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE credentials SET possible_clone = 1 WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Clears one of the user's keys' possible-clone flag, once an
+    /// administrator has found the alarm harmless: true when the flag was
+    /// set, false when the key was not flagged (nothing changed). The stored
+    /// counter stays, so whichever device next sends a counter at or below
+    /// the highest one seen is flagged again.
+    pub async fn clear_possible_clone(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
+        let cleared = sqlx::query(
+            "UPDATE credentials SET possible_clone = 0 WHERE user_id = $1 AND id = $2 AND possible_clone <> 0",
+        )
+        .bind(user_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if cleared.rows_affected() > 0 {
+            return Ok(true);
+        }
+        match self.credential(user_id, id).await? {
+            Some(_) => Ok(false),
+            None => Err(StoreError::NotFound("security key")),
+        }
     }
 }
 

@@ -41,7 +41,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, AssertSqlSafe, Executor};
 
 pub use app_tokens::{AppToken, AppTokenKind, NewAppToken, RevokeReason};
-pub use apps::{App, NewApp};
+pub use apps::{App, AppSettings, NewApp};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use challenges::{Challenge, ChallengePurpose, NewChallenge};
 pub(crate) use credentials::Enrolment;

@@ -162,13 +162,32 @@ impl Store {
         Ok(ended)
     }
 
-    /// Lets a disabled user log in again.
-    pub async fn enable_user(&self, user_id: i64) -> Result<(), StoreError> {
-        let updated = sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1")
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        if updated.rows_affected() == 0 { Err(StoreError::NotFound("user")) } else { Ok(()) }
+    /// Lets a disabled user log in again: true when the user was disabled,
+    /// false when they were active already (nothing changed). Sessions and
+    /// tokens ended by the disabling stay ended.
+    pub async fn enable_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        let updated =
+            sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1 AND disabled_at IS NOT NULL")
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+        if updated.rows_affected() > 0 {
+            return Ok(true);
+        }
+        match self.user_by_id(user_id).await? {
+            Some(_) => Ok(false),
+            None => Err(StoreError::NotFound("user")),
+        }
+    }
+
+    /// Ends every session and token of the user and leaves the account as
+    /// it is (an administrator revoking a lost key, whose sessions are not
+    /// told apart from the others'); returns how many were ended.
+    pub async fn end_sessions_and_tokens(&self, user_id: i64, now: i64) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let ended = end_everything(&mut tx, user_id, RevokeReason::Revoked, now).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     /// Removes every security key and recovery code of the user, and pending

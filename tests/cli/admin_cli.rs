@@ -77,21 +77,47 @@ async fn commands_and_store(url: &str) {
     assert!(store.session_and_user(&token, 4).await.unwrap().is_none());
     assert!(ok(url, &["user", "list"], "").lines().any(|l| l.starts_with("alice") && l.contains("disabled")));
 
+    // Disabled, alice cannot log in; enabled again, she can.
+    let api = common::api::Api { state: common::legacy::state(store.clone()) };
+    let (status, body, _) = api.login("alice", "a brand new password").await;
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (403, Some("account_disabled")), "{body}");
+    let enabled = ok(url, &["user", "enable", "alice"], "");
+    assert!(enabled.starts_with("enabled alice; they can log in again"), "{enabled}");
+    let (status, body, _) = api.login("alice", "a brand new password").await;
+    assert_eq!((status.as_u16(), body["second_factor"].as_str()), (200, Some("u2f")), "{body}");
+    assert!(ok(url, &["user", "list"], "").lines().any(|l| l.starts_with("alice") && l.contains("active")));
+    assert_eq!(
+        fails(url, &["user", "enable", "alice"], ""),
+        "keygate: alice is not disabled; nothing changed\n"
+    );
+    assert_eq!(fails(url, &["user", "enable", "nobody"], ""), "keygate: no user named nobody\n");
+
     let reset = ok(url, &["user", "reset-keys", "alice"], "");
     assert!(reset.contains("removed 1 keys and 0 recovery codes"), "{reset}");
     assert_eq!(store.credential_count(alice.id).await.unwrap(), 0);
     assert_eq!(fails(url, &["user", "disable", "nobody"], ""), "keygate: no user named nobody\n");
 
     let audit = ok(url, &["audit"], "");
-    let events: Vec<&str> = audit.lines().map(|l| l.split_whitespace().nth(2).unwrap_or("")).collect();
+    let admin: Vec<&str> = audit.lines().filter(|l| l.contains(" admin.")).collect();
+    let events: Vec<&str> = admin.iter().map(|l| l.split_whitespace().nth(2).unwrap_or("")).collect();
     assert_eq!(
         events,
-        ["admin.user.reset_keys", "admin.user.disable", "admin.user.passwd", "admin.user.add"],
+        [
+            "admin.user.reset_keys",
+            "admin.user.enable",
+            "admin.user.disable",
+            "admin.user.passwd",
+            "admin.user.add"
+        ],
         "{audit}"
     );
-    assert!(audit.lines().all(|l| l.contains(" alice ") && l.contains(" cli ")), "{audit}");
-    assert_eq!(ok(url, &["audit", "--user", "alice", "--since", "1h"], "").lines().count(), 4);
-    assert_eq!(ok(url, &["audit", "--since", "2000-01-01"], "").lines().count(), 4);
+    let source = format!(" cli:{} ", common::os_user());
+    assert!(admin.iter().all(|l| l.contains(" alice ") && l.contains(&source)), "{audit}");
+    // Beside them, only the refused login of the disabled account.
+    let all = audit.lines().count();
+    assert_eq!(all, admin.len() + 1, "{audit}");
+    assert_eq!(ok(url, &["audit", "--user", "alice", "--since", "1h"], "").lines().count(), all);
+    assert_eq!(ok(url, &["audit", "--since", "2000-01-01"], "").lines().count(), all);
     assert_eq!(ok(url, &["audit", "--user", "bob"], ""), "no audit entries\n");
     assert_eq!(ok(url, &["audit", "--since", "2999-01-01T00:00:00Z"], ""), "no audit entries\n");
     assert!(fails(url, &["audit", "--since", "someday"], "").contains("invalid --since"));

@@ -16,3 +16,4 @@ mod soft_token;
 mod soft_token_attestation;
 mod systemd_unit;
 mod tls;
+mod user_keys_cli;

@@ -89,6 +89,14 @@ pub fn add_app(database: &str, name: &str, extra: &[&str]) -> (String, String) {
     (labelled(&added, "api_key:"), labelled(&added, "secret:"))
 }
 
+/// The name of the account running the tests, as `id -un` prints it: the
+/// user admin commands name in their audit entries (`cli:NAME`).
+pub fn os_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("run id -un");
+    assert!(out.status.success(), "id -un: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8 user name").trim().to_owned()
+}
+
 /// A loopback address with a port nobody is listening on right now.
 pub fn free_addr() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use keygate::secrets::{CodeMac, ServerKey, TokenHash};
 use keygate::store::{
-    AppTokenKind, AuditFilter, ChallengePurpose, CounterUpdate, KeyRemoval, NewApp, NewAppToken,
+    AppSettings, AppTokenKind, AuditFilter, ChallengePurpose, CounterUpdate, KeyRemoval, NewApp, NewAppToken,
     NewAuditEntry, NewChallenge, NewCredential, NewSession, NewUser, Redemption, RevokeReason, Store,
     StoreError, TOKEN_KEEP_SECS, Transport, User,
 };
@@ -169,8 +169,10 @@ async fn users_lifecycle(store: Store) {
     assert_eq!(store.disable_user(alice.id, NOW + 30).await.unwrap(), 1);
     assert_eq!(store.disable_user(alice.id, NOW + 40).await.unwrap(), 0);
     assert_eq!(store.user_by_id(alice.id).await.unwrap().unwrap().disabled_at, Some(NOW + 30));
-    store.enable_user(alice.id).await.unwrap();
+    assert!(store.enable_user(alice.id).await.unwrap());
     assert!(!store.user_by_id(alice.id).await.unwrap().unwrap().is_disabled());
+    assert!(!store.enable_user(alice.id).await.unwrap(), "an active user is not enabled twice");
+    assert!(matches!(store.enable_user(9999).await, Err(StoreError::NotFound("user"))));
 
     store.replace_recovery_codes(alice.id, &[mac(alice.id, "a"), mac(alice.id, "b")], NOW).await.unwrap();
     assert_eq!(store.reset_keys(alice.id).await.unwrap(), (2, 2));
@@ -348,6 +350,19 @@ async fn counter_cas_ends_at_the_highest_value(store: Store) {
         CounterUpdate::Regressed { stored: 200 }
     );
     assert!(store.credential(alice.id, id).await.unwrap().unwrap().possible_clone);
+
+    // Cleared by an administrator: accepted again above the stored counter.
+    let bob = user(&store, "bob").await;
+    assert!(matches!(store.clear_possible_clone(bob.id, id).await, Err(StoreError::NotFound(_))));
+    assert!(store.clear_possible_clone(alice.id, id).await.unwrap());
+    assert!(!store.clear_possible_clone(alice.id, id).await.unwrap(), "not flagged any more");
+    assert!(matches!(store.clear_possible_clone(alice.id, id + 99).await, Err(StoreError::NotFound(_))));
+    assert_eq!(
+        store.update_counter(id, 200, NOW + 4).await.unwrap(),
+        CounterUpdate::Regressed { stored: 200 }
+    );
+    assert_eq!(store.update_counter(id, 201, NOW + 4).await.unwrap(), CounterUpdate::Advanced);
+    store.mark_possible_clone(id).await.unwrap();
 
     // Keys: lookup by handle, rename, duplicates, removal.
     assert_eq!(store.credential_by_handle("localhost", b"kh").await.unwrap().unwrap().id, id);
@@ -562,6 +577,25 @@ async fn apps_secrets_and_permissions(store: Store) {
     assert!(store.app_token(AppTokenKind::AppToken, &app_token, NOW + 2).await.unwrap().is_none());
     assert_eq!(store.app_by_name("shop").await.unwrap().unwrap().secret_sealed, b"new sealed");
 
+    // Settings change in place; name, key and secret stay.
+    let uris = ["https://shop.example/cb".to_owned()];
+    let nets = ["10.0.0.0/8".parse().unwrap()];
+    let settings =
+        AppSettings { desktop: true, redirect_uris: &uris, allowed_ips: &nets, rate_limit_per_min: None };
+    let updated = store.update_app(app_id, &settings).await.unwrap();
+    assert_eq!(
+        (
+            updated.desktop,
+            updated.redirect_uris.as_slice(),
+            updated.allowed_ips.as_slice(),
+            updated.rate_limit_per_min
+        ),
+        (true, &uris[..], &nets[..], None)
+    );
+    assert_eq!(store.app_by_api_key("key-shop").await.unwrap().unwrap(), updated);
+    assert_eq!((updated.name.as_str(), updated.secret_sealed.as_slice()), ("shop", &b"new sealed"[..]));
+    assert!(matches!(store.update_app(app_id + 99, &settings).await, Err(StoreError::NotFound(_))));
+
     // Revoking the app's tokens for a user (DELETE /me/permissions).
     let access = TokenHash::of("alice-access");
     let new_access = NewAppToken {
@@ -574,12 +608,16 @@ async fn apps_secrets_and_permissions(store: Store) {
         issued_from: None,
     };
     store.create_app_token(&new_access, NOW).await.unwrap();
+    let live = store.live_app_tokens_for_user(alice.id, NOW).await.unwrap();
+    assert_eq!(live.iter().map(|t| t.kind).collect::<Vec<_>>(), [AppTokenKind::AccessToken]);
+    assert!(store.live_app_tokens_for_user(alice.id, NOW + 7200).await.unwrap().is_empty(), "expired");
     assert_eq!(
         store.revoke_app_tokens(alice.id, Some(app_id + 1), RevokeReason::Revoked, NOW).await.unwrap(),
         0
     );
     assert_eq!(store.revoke_app_tokens(alice.id, Some(app_id), RevokeReason::Revoked, NOW).await.unwrap(), 1);
     assert!(store.app_token(AppTokenKind::AccessToken, &access, NOW).await.unwrap().is_none());
+    assert!(store.live_app_tokens_for_user(alice.id, NOW).await.unwrap().is_empty(), "revoked");
     assert_eq!(store.revoke_app_tokens(alice.id, None, RevokeReason::Revoked, NOW).await.unwrap(), 0);
 
     store.grant_permissions(alice.id, app_id, &["email", "public_profile"], NOW).await.unwrap();

@@ -1,5 +1,10 @@
 //! `keygate user ...`: account administration on the local database. Every
-//! action is written to the audit log with source `cli`.
+//! change is written to the audit log with source `cli:<OS user>`. The
+//! account commands live here, the one-key commands in `keys`, the
+//! read-only view in `show`.
+
+mod keys;
+mod show;
 
 use clap::{Args, Subcommand};
 
@@ -20,6 +25,23 @@ pub(crate) enum UserCommand {
     List(DatabaseArgs),
     /// Disable a user and end all their sessions and tokens.
     Disable(UserNameArgs),
+    /// Let a disabled user log in again (their ended sessions stay ended).
+    Enable(UserNameArgs),
+    /// Show a user: state, keys, live sessions and tokens, recovery codes left.
+    Show(UserNameArgs),
+    /// Remove one security key, e.g. a lost one; the user's other keys stay.
+    ///
+    /// KEY is the key's id or label, as `keygate user show` lists them.
+    /// Sessions do not record which key opened them, so they stay unless
+    /// --end-sessions is given. Revoking the last key leaves a password-only
+    /// login that may only enroll a new key.
+    RevokeKey(keys::RevokeKeyArgs),
+    /// Accept a key blocked as a possible clone again, after investigation.
+    ///
+    /// The stored counter stays: whichever device next sends a counter at
+    /// or below the highest one seen is blocked again. Refused for a key
+    /// that is not blocked.
+    UnblockKey(keys::UserKeyArgs),
     /// Remove all of a user's security keys and recovery codes (they enroll again).
     ResetKeys(UserNameArgs),
 }
@@ -50,6 +72,10 @@ pub(super) async fn run(cmd: UserCommand) -> Result<(), CliError> {
         UserCommand::Passwd(args) => passwd(args).await,
         UserCommand::List(db) => list(db).await,
         UserCommand::Disable(args) => disable(args).await,
+        UserCommand::Enable(args) => enable(args).await,
+        UserCommand::Show(args) => show::run(args).await,
+        UserCommand::RevokeKey(args) => keys::revoke(args).await,
+        UserCommand::UnblockKey(args) => keys::unblock(args).await,
         UserCommand::ResetKeys(args) => reset_keys(args).await,
     }
 }
@@ -117,6 +143,21 @@ async fn disable(args: UserNameArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+async fn enable(args: UserNameArgs) -> Result<(), CliError> {
+    let store = args.db.open().await?;
+    let user = find(&store, &args.name).await?;
+    let since = user.disabled_at.map_or_else(|| "-".to_owned(), format_time);
+    if !store.enable_user(user.id).await.map_err(db_error)? {
+        return Err(CliError::other(format!("{} is not disabled; nothing changed", user.name)));
+    }
+    audit(&store, &user, "admin.user.enable", &format!("enabled; had been disabled since {since}")).await?;
+    println!(
+        "enabled {}; they can log in again (sessions and tokens ended by the disabling stay ended)",
+        user.name
+    );
+    Ok(())
+}
+
 async fn reset_keys(args: UserNameArgs) -> Result<(), CliError> {
     let store = args.db.open().await?;
     let user = find(&store, &args.name).await?;
@@ -156,7 +197,7 @@ async fn audit(store: &Store, user: &User, event: &str, detail: &str) -> Result<
         user_name: Some(&user.name),
         event,
         detail,
-        source: Some("cli"),
+        source: Some(super::operator::audit_source()),
     };
     store.audit(&entry, unix_now()).await.map_err(db_error)
 }

@@ -1,4 +1,9 @@
 //! `keygate app ...`: applications that call the legacy REST and OAuth APIs.
+//! Every change is written to the audit log with source `cli:<OS user>`.
+//! Registration and the listings live here, later changes in `update`; both
+//! check their flags with the same validators.
+
+mod update;
 
 use std::net::IpAddr;
 
@@ -21,6 +26,16 @@ pub(crate) enum AppCommand {
     Add(AppAddArgs),
     /// List registered applications.
     List(DatabaseArgs),
+    /// Show one application's settings (never its secret).
+    Show(AppRefArgs),
+    /// Change an application's redirect URIs, allowed networks, rate limit or kind.
+    ///
+    /// Each flag given replaces that whole setting (repeat --redirect-uri or
+    /// --allow-ip for several values); settings not named stay as they are,
+    /// and --no-redirect-uri, --no-allow-ip and --no-rate-limit empty one.
+    /// Every instance applies the new settings from the next call on;
+    /// sessions and tokens already issued stay valid.
+    Update(update::AppUpdateArgs),
     /// Remove an application and end all its sessions and tokens.
     Remove(AppRefArgs),
     /// Issue a new secret; the old one and its app tokens stop working.
@@ -61,6 +76,8 @@ pub(super) async fn run(cmd: AppCommand) -> Result<(), CliError> {
     match cmd {
         AppCommand::Add(args) => add(args).await,
         AppCommand::List(db) => list(db).await,
+        AppCommand::Show(args) => show(args).await,
+        AppCommand::Update(args) => update::run(args).await,
         AppCommand::Remove(args) => remove(args).await,
         AppCommand::RotateSecret(args) => rotate_secret(args).await,
     }
@@ -68,15 +85,8 @@ pub(super) async fn run(cmd: AppCommand) -> Result<(), CliError> {
 
 async fn add(args: AppAddArgs) -> Result<(), CliError> {
     check_name(&args.name)?;
-    let mut redirect_uris = Vec::new();
-    for uri in &args.redirect_uris {
-        validate_registered(uri).map_err(|e| CliError::other(format!("--redirect-uri {uri}: {e}")))?;
-        redirect_uris.push(uri.clone());
-    }
-    let mut allowed = Vec::new();
-    for cidr in &args.allow_ips {
-        allowed.push(parse_network(cidr)?);
-    }
+    let redirect_uris = check_redirect_uris(&args.redirect_uris)?;
+    let allowed = parse_networks(&args.allow_ips)?;
     let rate_limit = args.rate_limit.as_deref().map(parse_rate_limit).transpose()?;
     let (store, server_key) = open(&args.db).await?;
     let api_key = random_hex(16);
@@ -126,6 +136,32 @@ async fn list(db: DatabaseArgs) -> Result<(), CliError> {
             format_time(app.created_at)
         );
     }
+    Ok(())
+}
+
+async fn show(args: AppRefArgs) -> Result<(), CliError> {
+    let store = args.db.open().await?;
+    let app = find(&store, &args.app).await?;
+    println!("app:             {}", app.name);
+    println!("api_key:         {}", app.api_key);
+    println!("kind:            {}", kind(app.desktop));
+    match app.redirect_uris.split_first() {
+        None => println!("redirect uris:   none (the OAuth dialog refuses every redirect_uri)"),
+        Some((first, rest)) => {
+            println!("redirect uris:   {first}");
+            for uri in rest {
+                println!("                 {uri}");
+            }
+        }
+    }
+    if app.allowed_ips.is_empty() {
+        println!("allowed ips:     any address");
+    } else {
+        println!("allowed ips:     {}", join(&app.allowed_ips));
+    }
+    println!("rate limit:      {}", rate_limit(app.rate_limit_per_min));
+    println!("created:         {}", format_time(app.created_at));
+    println!("secret set:      {}", format_time(app.secret_rotated_at));
     Ok(())
 }
 
@@ -185,7 +221,8 @@ async fn find(store: &Store, app: &str) -> Result<App, CliError> {
 }
 
 async fn audit(store: &Store, event: &str, detail: &str) -> Result<(), CliError> {
-    let entry = NewAuditEntry { user_id: None, user_name: None, event, detail, source: Some("cli") };
+    let source = Some(super::operator::audit_source());
+    let entry = NewAuditEntry { user_id: None, user_name: None, event, detail, source };
     store.audit(&entry, unix_now()).await.map_err(db_error)
 }
 
@@ -199,6 +236,35 @@ fn check_name(name: &str) -> Result<(), CliError> {
         return Err(CliError::other("an app name has 1 to 64 printable characters"));
     }
     Ok(())
+}
+
+/// Redirect URIs an operator registers, each checked as the OAuth dialog
+/// will need it (absolute http(s), no credentials, no fragment).
+fn check_redirect_uris(uris: &[String]) -> Result<Vec<String>, CliError> {
+    for uri in uris {
+        validate_registered(uri).map_err(|e| CliError::other(format!("--redirect-uri {uri}: {e}")))?;
+    }
+    Ok(uris.to_vec())
+}
+
+/// Every `--allow-ip`, parsed; the first bad one is the error.
+fn parse_networks(texts: &[String]) -> Result<Vec<IpNet>, CliError> {
+    texts.iter().map(|text| parse_network(text)).collect()
+}
+
+/// How listings name an app's kind.
+fn kind(desktop: bool) -> &'static str {
+    if desktop { "desktop" } else { "web" }
+}
+
+/// How listings show a rate limit.
+fn rate_limit(per_min: Option<i64>) -> String {
+    per_min.map_or_else(|| "unlimited".to_owned(), |n| format!("{n}/min"))
+}
+
+/// Items separated by commas.
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// `10.0.0.0/8`, `2001:db8::/32`, or a single address.
