@@ -133,7 +133,7 @@ async fn show_revoke_and_unblock(db: TestDb) {
     assert_eq!(fails(url, &["user", "show", "nobody"]), "keygate: no user named nobody\n");
     assert_eq!(store.credential_count(alice.id).await.unwrap(), 2);
     let live = store.sessions_for_user(alice.id, keygate::clock::unix_now()).await.unwrap().len();
-    let revoked = ok(url, &["user", "revoke-key", "alice", "green"]);
+    let revoked = ok(url, &["user", "revoke-key", "alice", "green", "--keep-sessions"]);
     assert!(
         revoked.starts_with(&format!("revoked key {} \"green\" of alice; 1 key left", green_key.id)),
         "{revoked}"
@@ -142,10 +142,10 @@ async fn show_revoke_and_unblock(db: TestDb) {
     let left = store.credentials_for_user(alice.id).await.unwrap();
     assert_eq!(left.iter().map(|k| k.id).collect::<Vec<_>>(), [blue_key.id]);
     let (status, _, _) = api.call("GET", "/api/v1/keys", Some(&session), None).await;
-    assert_eq!(status, StatusCode::OK, "the user's own sessions stay without --end-sessions");
+    assert_eq!(status, StatusCode::OK, "the user's own sessions stay with --keep-sessions");
 
-    // The last key, with every session: the user starts over with a password-only login.
-    let revoked = ok(url, &["user", "revoke-key", "alice", "blue", "--end-sessions"]);
+    // The last key, by default with every session: the user starts over with a password-only login.
+    let revoked = ok(url, &["user", "revoke-key", "alice", "blue"]);
     assert!(revoked.contains("it was their last key"), "{revoked}");
     assert!(revoked.contains(&format!("ended {live} sessions and tokens of alice")), "{revoked}");
     assert_eq!(store.credential_count(alice.id).await.unwrap(), 0);

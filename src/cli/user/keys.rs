@@ -4,9 +4,10 @@
 //! Revoking goes through the store's key removal, the same transaction the
 //! account page and `DELETE /api/v1/keys/{id}` use; an administrator may
 //! remove the last key (the user then enrolls a new one at their next
-//! login, as after `reset-keys`). Sessions do not record which key opened
-//! them, so, as on those paths, they stay unless `--end-sessions` ends all
-//! of the user's sessions and tokens.
+//! login, as after `reset-keys`). A revoked key is usually a lost or stolen
+//! one, and sessions do not record which key opened them, so every session
+//! and token of the user ends with it unless `--keep-sessions` says the key
+//! is merely retired.
 
 use clap::Args;
 
@@ -31,15 +32,15 @@ pub(crate) struct UserKeyArgs {
 pub(crate) struct RevokeKeyArgs {
     #[command(flatten)]
     pub key: UserKeyArgs,
-    /// Also end all of the user's sessions and tokens: a session does not
-    /// record which key opened it, so without this they stay, as when the
-    /// user removes a key themselves.
+    /// Keep the user's sessions and tokens. By default they all end: a
+    /// session does not record which key opened it, and one opened with a
+    /// lost key must not outlive the key.
     #[arg(long)]
-    pub end_sessions: bool,
+    pub keep_sessions: bool,
 }
 
 pub(super) async fn revoke(args: RevokeKeyArgs) -> Result<(), CliError> {
-    let RevokeKeyArgs { key: UserKeyArgs { name, key, db }, end_sessions } = args;
+    let RevokeKeyArgs { key: UserKeyArgs { name, key, db }, keep_sessions } = args;
     let store = db.open().await?;
     let user = find(&store, &name).await?;
     let key = resolve(&store, &user, &key).await?;
@@ -54,7 +55,7 @@ pub(super) async fn revoke(args: RevokeKeyArgs) -> Result<(), CliError> {
     };
     let named = describe(&removed);
     let now = unix_now();
-    let ended = if end_sessions {
+    let ended = if !keep_sessions {
         Some(store.end_sessions_and_tokens(user.id, now).await.map_err(db_error)?)
     } else {
         None
@@ -81,11 +82,7 @@ pub(super) async fn revoke(args: RevokeKeyArgs) -> Result<(), CliError> {
             let live = store.sessions_for_user(user.id, now).await.map_err(db_error)?.len()
                 + store.live_app_tokens_for_user(user.id, now).await.map_err(db_error)?.len();
             if live > 0 {
-                println!(
-                    "{live} sessions and tokens of {} stay (sessions do not record their key); \
-                     --end-sessions ends them",
-                    user.name
-                );
+                println!("{live} sessions and tokens of {} stay (--keep-sessions)", user.name);
             }
         }
     }

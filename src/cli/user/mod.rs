@@ -32,8 +32,9 @@ pub(crate) enum UserCommand {
     /// Remove one security key, e.g. a lost one; the user's other keys stay.
     ///
     /// KEY is the key's id or label, as `keygate user show` lists them.
-    /// Sessions do not record which key opened them, so they stay unless
-    /// --end-sessions is given. Revoking the last key leaves a password-only
+    /// Sessions do not record which key opened them, so all of the user's
+    /// sessions and tokens end, unless --keep-sessions is given (a retired
+    /// rather than lost key). Revoking the last key leaves a password-only
     /// login that may only enroll a new key.
     RevokeKey(keys::RevokeKeyArgs),
     /// Accept a key blocked as a possible clone again, after investigation.
