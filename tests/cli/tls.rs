@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::tls::{KeyKind, TestCa, client_trusting, serve_https};
+use common::tls::{KeyKind, Leaf, TestCa, client_trusting, serve_https};
 use common::{keygate_fails as fails, keygate_ok as ok};
 use openssl::ssl::{SslConnector, SslMethod, SslStream};
 
@@ -111,13 +111,30 @@ impl Connection {
     }
 }
 
+/// A server over HTTPS on a fresh SQLite database with a `kind` leaf from a
+/// new test CA; the temp dir holds the files and lives as long as it.
+struct Https {
+    dir: tempfile::TempDir,
+    ca: TestCa,
+    leaf: Leaf,
+    server: common::Server,
+    url: String,
+}
+
+impl Https {
+    fn start(kind: KeyKind) -> Https {
+        let dir = tempfile::tempdir().unwrap();
+        let database = common::db::sqlite_url(&dir.path().join("keygate.db"));
+        let ca = TestCa::new(dir.path(), "keygate-test-ca");
+        let leaf = ca.leaf(dir.path(), "server", kind);
+        let (server, url) = serve_https(dir.path(), &database, &ca.cert, &leaf, |_| {});
+        Https { dir, ca, leaf, server, url }
+    }
+}
+
 #[test]
 fn sighup_swaps_the_certificate_and_keeps_open_connections() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = common::db::sqlite_url(&dir.path().join("keygate.db"));
-    let ca = TestCa::new(dir.path(), "keygate-test-ca");
-    let first = ca.leaf(dir.path(), "server", KeyKind::Ecdsa);
-    let (server, _url) = serve_https(dir.path(), &database, &ca.cert, &first, |_| {});
+    let Https { dir, ca, leaf: first, server, url: _ } = Https::start(KeyKind::Ecdsa);
     let mut open = Connection::open(server.addr, &ca.cert);
     assert_eq!(open.server_certificate(), first.der);
     assert_eq!(open.get("/healthz"), "HTTP/1.1 200 OK");
@@ -154,11 +171,7 @@ fn sighup_swaps_the_certificate_and_keeps_open_connections() {
 
 #[test]
 fn clients_that_never_finish_a_handshake_do_not_hold_up_the_others() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = common::db::sqlite_url(&dir.path().join("keygate.db"));
-    let ca = TestCa::new(dir.path(), "keygate-test-ca");
-    let leaf = ca.leaf(dir.path(), "server", KeyKind::Ecdsa);
-    let (server, url) = serve_https(dir.path(), &database, &ca.cert, &leaf, |_| {});
+    let Https { dir: _dir, ca, server, url, leaf: _ } = Https::start(KeyKind::Ecdsa);
     // Connections that say nothing, and some that send half a ClientHello.
     let mut silent: Vec<TcpStream> = (0..200).map(|_| TcpStream::connect(server.addr).unwrap()).collect();
     for stream in silent.iter_mut().take(50) {
@@ -188,11 +201,7 @@ fn clients_that_never_finish_a_handshake_do_not_hold_up_the_others() {
 
 #[test]
 fn rsa_certificates_are_served_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = common::db::sqlite_url(&dir.path().join("keygate.db"));
-    let ca = TestCa::new(dir.path(), "keygate-test-ca");
-    let leaf = ca.leaf(dir.path(), "server", KeyKind::Rsa);
-    let (server, url) = serve_https(dir.path(), &database, &ca.cert, &leaf, |_| {});
+    let Https { dir: _dir, ca, leaf, server, url } = Https::start(KeyKind::Rsa);
     assert_eq!(Connection::open(server.addr, &ca.cert).server_certificate(), leaf.der);
     let answer = client_trusting(&ca.cert).get(format!("{url}/healthz")).send().unwrap();
     assert_eq!(answer.status(), 200);
