@@ -15,7 +15,8 @@ pub struct AuditEntry {
     pub user_id: Option<i64>,
     /// Their login name at the time.
     pub user_name: Option<String>,
-    /// Dotted event name: `login.ok`, `login.bad_password`, `key.enrolled`, `admin.user.add`, …
+    /// Event name, one of [`super::AuditEvent`]'s for rows this keygate
+    /// wrote (kept as text so rows of another version still read).
     pub event: String,
     /// Free text for people (never a secret).
     pub detail: String,
@@ -30,7 +31,7 @@ pub struct NewAuditEntry<'a> {
     pub user_id: Option<i64>,
     /// Their login name.
     pub user_name: Option<&'a str>,
-    /// Event name.
+    /// Event name: an [`super::AuditEvent`]'s (`AuditEvent::Login.as_str()`).
     pub event: &'a str,
     /// Detail text.
     pub detail: &'a str,

@@ -21,6 +21,7 @@
 mod app_tokens;
 mod apps;
 mod audit;
+mod audit_event;
 mod challenges;
 mod credentials;
 mod error;
@@ -43,6 +44,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor};
 pub use app_tokens::{AppToken, AppTokenKind, NewAppToken, RevokeReason};
 pub use apps::{App, NewApp};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
+pub use audit_event::AuditEvent;
 pub use challenges::{Challenge, ChallengePurpose, NewChallenge};
 pub(crate) use credentials::Enrolment;
 pub use credentials::{CounterUpdate, Credential, KeyRemoval, NewCredential};
