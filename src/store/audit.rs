@@ -1,13 +1,18 @@
 //! The audit log: enrolments, removals, logins, failures, clone alarms and
 //! admin actions. Rows name the user by id and by name so entries survive the
 //! user's removal and `keygate audit --user NAME` needs no join.
+//!
+//! Readers page through it with a key on an index (never `OFFSET`, never
+//! the whole table): listings by time through [`AuditCursor`].
+
+use sqlx::AssertSqlSafe;
 
 use super::{Store, StoreError};
 
 /// One audit entry as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditEntry {
-    /// Row id (increasing).
+    /// Row id (increasing in the order rows are written).
     pub id: i64,
     /// Unix seconds.
     pub at: i64,
@@ -22,6 +27,13 @@ pub struct AuditEntry {
     pub detail: String,
     /// Client address, or `cli` for admin commands.
     pub source: Option<String>,
+}
+
+impl AuditEntry {
+    /// Where a listing that showed this entry goes on from.
+    pub fn cursor(&self) -> AuditCursor {
+        AuditCursor { at: self.at, id: self.id }
+    }
 }
 
 /// What writing an entry needs.
@@ -39,16 +51,52 @@ pub struct NewAuditEntry<'a> {
     pub source: Option<&'a str>,
 }
 
-/// Which entries to read.
+/// An entry's place in time order (time, then id for entries of the same
+/// second): where the next page of a listing starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditCursor {
+    /// The entry's unix second.
+    pub at: i64,
+    /// Its id.
+    pub id: i64,
+}
+
+/// Which way a listing runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuditOrder {
+    /// Newest first, as people read a log.
+    #[default]
+    NewestFirst,
+    /// Oldest first, as a stream is replayed.
+    OldestFirst,
+}
+
+/// Which entries to read, and in which order.
 #[derive(Clone, Debug, Default)]
 pub struct AuditFilter<'a> {
     /// Only this user's.
     pub user_name: Option<&'a str>,
     /// Only at or after this unix second.
     pub since: Option<i64>,
-    /// At most this many (newest).
+    /// At most this many (the first ones in `order`).
     pub limit: Option<u32>,
+    /// The listing's direction.
+    pub order: AuditOrder,
+    /// Only entries that come after this one in `order`: the next page.
+    pub after: Option<AuditCursor>,
+    /// Only entries with at most this id: what existed at some moment.
+    pub up_to_id: Option<i64>,
 }
+
+/// The columns of [`AuditEntry`], in its order.
+const COLUMNS: &str = "id, at, user_id, user_name, event, detail, source";
+
+/// The listing's conditions besides the user's (`$1`) and the page key
+/// (`$3`, `$4`); `$6` is the limit. The page key is a row comparison, which
+/// both engines turn into a range on an index; absent bounds are bound as
+/// extreme values rather than written `$n IS NULL OR …`, which would hide
+/// the range from PostgreSQL's generic plans.
+const LISTING_WHERE: &str = "at >= $2 AND id <= $5";
 
 impl Store {
     /// Appends an entry.
@@ -67,15 +115,24 @@ impl Store {
         Ok(())
     }
 
-    /// Entries matching the filter, newest first.
+    /// Entries matching the filter, in its order (by time, then id).
     pub async fn audit_entries(&self, filter: &AuditFilter<'_>) -> Result<Vec<AuditEntry>, StoreError> {
-        Ok(sqlx::query_as::<_, AuditEntry>(
-            "SELECT id, at, user_id, user_name, event, detail, source FROM audit_log \
-             WHERE ($1 IS NULL OR user_name = $1) AND ($2 IS NULL OR at >= $2) \
-             ORDER BY at DESC, id DESC LIMIT $3",
-        )
+        let (page, direction, start) = match filter.order {
+            AuditOrder::NewestFirst => ("(at, id) < ($3, $4)", "DESC", i64::MAX),
+            AuditOrder::OldestFirst => ("(at, id) > ($3, $4)", "ASC", i64::MIN),
+        };
+        // One user's entries come from the (user_name, at) index.
+        let user = if filter.user_name.is_some() { "user_name = $1" } else { "CAST($1 AS TEXT) IS NULL" };
+        let after = filter.after.unwrap_or(AuditCursor { at: start, id: start });
+        Ok(sqlx::query_as::<_, AuditEntry>(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE {user} AND {LISTING_WHERE} AND {page} \
+             ORDER BY at {direction}, id {direction} LIMIT $6"
+        )))
         .bind(filter.user_name)
-        .bind(filter.since)
+        .bind(filter.since.unwrap_or(i64::MIN))
+        .bind(after.at)
+        .bind(after.id)
+        .bind(filter.up_to_id.unwrap_or(i64::MAX))
         .bind(filter.limit.map_or(i64::MAX, i64::from))
         .fetch_all(self.read())
         .await?)
