@@ -89,25 +89,6 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
 
 /// Resolves on Ctrl-C or SIGTERM, whichever comes first.
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+    super::common::stop_requested().await;
     tracing::info!("shutting down: finishing requests in flight");
 }

@@ -2,8 +2,9 @@
 //! admin actions. Rows name the user by id and by name so entries survive the
 //! user's removal and `keygate audit --user NAME` needs no join.
 //!
-//! Readers page through it with a key on an index (never `OFFSET`, never
-//! the whole table): listings by time through [`AuditCursor`].
+//! Readers page through it with a key (never `OFFSET`, never the whole
+//! table): listings by time through [`AuditCursor`], followers by id through
+//! [`Store::audit_entries_after_id`], both on indexed columns.
 
 use sqlx::AssertSqlSafe;
 
@@ -137,4 +138,50 @@ impl Store {
         .fetch_all(self.read())
         .await?)
     }
+
+    /// Up to `limit` entries with an id above `after_id`, in id order (the
+    /// order they were written): what a follower has not seen yet. One range
+    /// on the primary key.
+    pub async fn audit_entries_after_id(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(sqlx::query_as::<_, AuditEntry>(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2"
+        )))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.read())
+        .await?)
+    }
+
+    /// The entries among `ids` that exist, in id order: for ids a follower
+    /// saw skipped, which a transaction still open may yet write (at most
+    /// [`MAX_IDS_PER_QUERY`] ids, the rest are ignored).
+    pub async fn audit_entries_with_ids(&self, ids: &[i64]) -> Result<Vec<AuditEntry>, StoreError> {
+        let ids = &ids[..ids.len().min(MAX_IDS_PER_QUERY)];
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+        let sql =
+            format!("SELECT {COLUMNS} FROM audit_log WHERE id IN ({}) ORDER BY id", placeholders.join(", "));
+        let mut query = sqlx::query_as::<_, AuditEntry>(AssertSqlSafe(sql));
+        for &id in ids {
+            query = query.bind(id);
+        }
+        Ok(query.fetch_all(self.read()).await?)
+    }
+
+    /// The highest id written so far (0 for an empty log): where a follower
+    /// starts.
+    pub async fn audit_last_id(&self) -> Result<i64, StoreError> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM audit_log").fetch_one(self.read()).await?;
+        Ok(last.unwrap_or(0))
+    }
 }
+
+/// Most ids [`Store::audit_entries_with_ids`] asks for at once.
+pub const MAX_IDS_PER_QUERY: usize = 100;

@@ -43,7 +43,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor};
 
 pub use app_tokens::{AppToken, AppTokenKind, NewAppToken, RevokeReason};
 pub use apps::{App, NewApp};
-pub use audit::{AuditCursor, AuditEntry, AuditFilter, AuditOrder, NewAuditEntry};
+pub use audit::{AuditCursor, AuditEntry, AuditFilter, AuditOrder, MAX_IDS_PER_QUERY, NewAuditEntry};
 pub use audit_event::AuditEvent;
 pub use challenges::{Challenge, ChallengePurpose, NewChallenge};
 pub(crate) use credentials::Enrolment;

@@ -1,13 +1,21 @@
 //! `keygate audit` as operators and log shippers use it, end to end on
-//! SQLite and PostgreSQL: the JSON Lines format and listings longer than
-//! a page.
+//! SQLite and PostgreSQL: the JSON Lines format, listings longer than a
+//! page, and `--follow` seeing entries written by other processes.
 
 use crate::common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use keygate::store::{AuditEvent, NewAuditEntry, Store};
 
 /// The fields of a `--format json` line.
 const JSON_FIELDS: [&str; 8] = ["detail", "event", "id", "source", "time", "uid", "unix", "user"];
+
+/// How long a follower may take to print an entry (it polls every second).
+const PATIENCE: Duration = Duration::from_secs(20);
 
 fn ok(url: &str, args: &[&str]) -> String {
     common::keygate_ok(&[args, &["--database", url]].concat(), "")
@@ -32,9 +40,73 @@ fn json_lines(output: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-crate::on_both_engines!(url: json_listing);
+/// A running `keygate audit --follow`, its output lines arriving on a channel.
+struct Follower {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
 
-fn json_listing(url: &str) {
+impl Follower {
+    fn start(url: &str, extra: &[&str]) -> Follower {
+        let mut child = common::keygate()
+            .args(["audit", "--follow", "--database", url])
+            .args(extra)
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn keygate audit --follow");
+        let stdout = child.stdout.take().expect("stdout");
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Follower { child, lines }
+    }
+
+    /// The next line, failing the test when none comes in time.
+    fn next(&self) -> String {
+        self.lines.recv_timeout(PATIENCE).expect("the follower prints the entry")
+    }
+
+    /// Waits for the process to end after a signal; its exit status.
+    fn stop(mut self, signal: &str) -> std::process::ExitStatus {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        wait(&mut self.child)
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().expect("poll the child") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "keygate audit did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+crate::on_both_engines!(url: json_lines_and_follow);
+
+fn json_lines_and_follow(url: &str) {
     let alice = add_user(url, "alice");
 
     let listed = json_lines(&ok(url, &["audit", "--format", "json"]));
@@ -56,12 +128,60 @@ fn json_listing(url: &str) {
     // Nothing matches: no lines at all in JSON, a sentence in the table.
     assert_eq!(ok(url, &["audit", "--format", "json", "--user", "bob"]), "");
     assert_eq!(ok(url, &["audit", "--user", "bob"]), "no audit entries\n");
+
+    // A shipper following everything, and one following bob. Whether bob's
+    // first entry comes before the follower started (then it is in the
+    // backlog) or after, it is printed exactly once.
+    let everything = Follower::start(url, &["--format", "json"]);
+    let backlog = json_lines(&everything.next());
+    assert_eq!(
+        (backlog[0]["event"].as_str(), backlog[0]["user"].as_str()),
+        (Some("admin.user.add"), Some("alice"))
+    );
+    let bobs = Follower::start(url, &["--user", "bob"]);
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let bob = add_user(url, "bob");
+    let seen = json_lines(&everything.next());
+    assert_eq!((seen[0]["event"].as_str(), seen[0]["uid"].as_i64()), (Some("admin.user.add"), Some(bob)));
+    assert!(seen[0]["id"].as_i64() > backlog[0]["id"].as_i64());
+    let line = bobs.next();
+    assert!(line.contains("  bob  admin.user.add  cli  "), "{line}");
+
+    add_user(url, "carol");
+    ok(url, &["user", "disable", "bob"]);
+    let events: Vec<String> =
+        (0..2).map(|_| json_lines(&everything.next())[0]["event"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(events, ["admin.user.add", "admin.user.disable"]);
+    // carol's entry came in between and was left out.
+    let line = bobs.next();
+    assert!(line.contains("  bob  admin.user.disable  cli  "), "{line}");
+
+    assert!(everything.stop("TERM").success(), "SIGTERM ends a follow cleanly");
+    assert!(bobs.stop("INT").success(), "so does Ctrl-C");
+
+    // A reader that goes away ends the follower quietly at its next line
+    // (dave's entry: new, or in the backlog if the follower started late).
+    let mut gone = common::keygate()
+        .args(["audit", "--follow", "--user", "dave", "--database", url])
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn keygate audit --follow");
+    drop(gone.stdout.take());
+    std::thread::sleep(Duration::from_millis(1500));
+    add_user(url, "dave");
+    let status = wait(&mut gone);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut gone.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success() && stderr.is_empty(), "{status}: {stderr}");
 }
 
 crate::on_both_engines!(url: listings_page_through_large_logs);
 
-/// More entries than one page, listed newest first and the newest N, in
-/// constant memory and without repeats.
+/// More entries than one page, listed newest first, the newest N, and
+/// followed from the last N, in constant memory and without repeats.
 fn listings_page_through_large_logs(url: &str) {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let store = runtime.block_on(Store::open(url)).expect("open the database");
@@ -94,4 +214,20 @@ fn listings_page_through_large_logs(url: &str) {
     let out = listing.wait_with_output().expect("keygate audit runs");
     assert!(out.status.success(), "{:?}", out.status);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+
+    let follower = Follower::start(url, &["--format", "json", "--lines", "502"]);
+    let first = json_lines(&follower.next());
+    assert_eq!(first[0]["detail"], "entry 701");
+    let rest: Vec<String> = (0..501).map(|_| follower.next()).collect();
+    assert_eq!(json_lines(&rest[500])[0]["detail"], "entry 1202");
+    drop(follower);
+    // --since: every entry since then, oldest first (of a second's seven, the first).
+    let since = time::OffsetDateTime::from_unix_timestamp(now - 100)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let follower = Follower::start(url, &["--format", "json", "--since", &since]);
+    assert_eq!(json_lines(&follower.next())[0]["detail"], "entry 700");
+    let rest: Vec<String> = (0..502).map(|_| follower.next()).collect();
+    assert_eq!(json_lines(&rest[501])[0]["detail"], "entry 1202");
 }

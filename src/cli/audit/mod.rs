@@ -1,11 +1,12 @@
 //! `keygate audit`: the audit log for people (a table, newest first) and for
-//! programs (JSON Lines).
+//! programs (JSON Lines), listed once or followed as it is written.
 //!
 //! Every read is a page of [`PAGE`] entries on an index, so a listing of a
 //! large log runs in constant memory, and output goes to standard output a
 //! line at a time: a closed pipe (`keygate audit | head`) ends the command
 //! quietly.
 
+mod follow;
 mod render;
 
 use std::io::{self, BufWriter, Write};
@@ -42,7 +43,19 @@ pub(crate) struct AuditArgs {
     /// may be added, never renamed or removed.
     #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
     pub format: Format,
-    /// Only the newest N matching entries.
+    /// Keep running and print entries as they are written, oldest first.
+    ///
+    /// First prints the last 10 matching entries (or --lines N; with
+    /// --since, every entry since then), oldest first, then each new entry
+    /// as it is written, checking every second and flushing every line,
+    /// until Ctrl-C or SIGTERM (exit status 0) or until its reader goes
+    /// away. New entries appear in the order they are written; one written
+    /// concurrently on PostgreSQL may appear up to a second late, after a
+    /// higher "id".
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only the newest N matching entries (with --follow: before following;
+    /// 0 shows only new ones).
     #[arg(long, short = 'n', value_name = "N")]
     pub lines: Option<u32>,
     #[command(flatten)]
@@ -52,13 +65,20 @@ pub(crate) struct AuditArgs {
 /// Entries per query.
 const PAGE: u32 = 500;
 
+/// Entries shown before following when neither --lines nor --since says.
+const FOLLOW_BACKLOG: u32 = 10;
+
 pub(super) async fn run(args: AuditArgs) -> Result<(), CliError> {
     let since = args.since.as_deref().map(|s| parse_since(s, unix_now())).transpose()?;
     let filter = Filter { user: args.user.as_deref(), since };
     let store = args.db.open().await?;
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let shown = list(&store, &filter, args.lines, args.format, &mut out).await;
+    let shown = if args.follow {
+        follow_log(&store, &filter, &args, &mut out).await
+    } else {
+        list(&store, &filter, args.lines, args.format, &mut out).await
+    };
     let shown = shown.and_then(|()| out.flush().map_err(Halt::from));
     match shown {
         Ok(()) | Err(Halt::ReaderGone) => Ok(()),
@@ -66,7 +86,8 @@ pub(super) async fn run(args: AuditArgs) -> Result<(), CliError> {
     }
 }
 
-/// Which entries the command shows.
+/// Which entries the command shows, for the queries and for the follower,
+/// which filters what it reads itself.
 #[derive(Clone, Copy, Debug)]
 struct Filter<'a> {
     user: Option<&'a str>,
@@ -83,6 +104,12 @@ impl Filter<'_> {
         up_to_id: Option<i64>,
     ) -> AuditFilter<'_> {
         AuditFilter { user_name: self.user, since: self.since, limit: Some(limit), order, after, up_to_id }
+    }
+
+    /// Whether an entry read without the filter passes it.
+    fn matches(&self, entry: &AuditEntry) -> bool {
+        self.user.is_none_or(|user| entry.user_name.as_deref() == Some(user))
+            && self.since.is_none_or(|since| entry.at >= since)
     }
 }
 
@@ -146,6 +173,69 @@ async fn list(
     Ok(())
 }
 
+/// `--follow`: the backlog, oldest first, then new entries as they come.
+async fn follow_log(
+    store: &Store,
+    filter: &Filter<'_>,
+    args: &AuditArgs,
+    out: &mut impl Write,
+) -> Result<(), Halt> {
+    // Everything up to this id is the backlog's, everything above the follower's.
+    let last_id = store.audit_last_id().await.map_err(db_error)?;
+    let backlog = args.lines.or(if filter.since.is_some() { None } else { Some(FOLLOW_BACKLOG) });
+    let start = match backlog {
+        None => None,
+        Some(0) => return follow::follow(store, filter, last_id, out, args.format).await,
+        Some(n) => newest_start(store, filter, n, last_id).await?,
+    };
+    let mut after = start;
+    loop {
+        let page = store
+            .audit_entries(&filter.query(AuditOrder::OldestFirst, after, PAGE, Some(last_id)))
+            .await
+            .map_err(db_error)?;
+        for entry in &page {
+            write_line(out, args.format, entry)?;
+        }
+        out.flush()?;
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => after = Some(last.cursor()),
+            _ => break,
+        }
+    }
+    follow::follow(store, filter, last_id, out, args.format).await
+}
+
+/// Where the newest `n` matching entries up to `last_id` start, for an
+/// oldest-first listing: the cursor of the entry just before them, or
+/// `None` when there are no more than `n`. Walks newest first a page at a
+/// time, keeping nothing but the position.
+async fn newest_start(
+    store: &Store,
+    filter: &Filter<'_>,
+    n: u32,
+    last_id: i64,
+) -> Result<Option<AuditCursor>, Halt> {
+    let mut left = u64::from(n) + 1;
+    let mut after = None;
+    loop {
+        let want = u32::try_from(left.min(u64::from(PAGE))).unwrap_or(PAGE);
+        let page = store
+            .audit_entries(&filter.query(AuditOrder::NewestFirst, after, want, Some(last_id)))
+            .await
+            .map_err(db_error)?;
+        let Some(last) = page.last() else { return Ok(None) };
+        left -= page.len() as u64;
+        if left == 0 {
+            return Ok(Some(last.cursor()));
+        }
+        if page.len() < want as usize {
+            return Ok(None);
+        }
+        after = Some(last.cursor());
+    }
+}
+
 /// `--since`: an RFC 3339 time, a date (midnight UTC), or an age before `now`
 /// in humantime's syntax (`90s`, `2h`, `7d`, `1h 30m`).
 fn parse_since(text: &str, now: i64) -> Result<i64, CliError> {
@@ -176,5 +266,25 @@ mod tests {
         assert_eq!(parse_since("2h", now).unwrap(), now - 7200);
         assert_eq!(parse_since("7d", now).unwrap(), now - 7 * 86400);
         assert!(parse_since("yesterday-ish", now).is_err());
+    }
+
+    #[test]
+    fn the_follower_filters_as_the_queries_do() {
+        let entry = AuditEntry {
+            id: 1,
+            at: 100,
+            user_id: None,
+            user_name: Some("alice".into()),
+            event: "login".into(),
+            detail: String::new(),
+            source: None,
+        };
+        assert!(Filter { user: None, since: None }.matches(&entry));
+        assert!(Filter { user: Some("alice"), since: Some(100) }.matches(&entry));
+        assert!(!Filter { user: Some("bob"), since: None }.matches(&entry));
+        assert!(!Filter { user: None, since: Some(101) }.matches(&entry));
+        assert!(
+            !Filter { user: Some("alice"), since: None }.matches(&AuditEntry { user_name: None, ..entry })
+        );
     }
 }
