@@ -45,6 +45,7 @@ pub struct NewAuditEntry<'a> {
     /// Their login name.
     pub user_name: Option<&'a str>,
     /// Event name: an [`super::AuditEvent`]'s (`AuditEvent::Login.as_str()`).
+    /// Another name is stored as given but counted as `other` on `/metrics`.
     pub event: &'a str,
     /// Detail text.
     pub detail: &'a str,
@@ -100,7 +101,7 @@ const COLUMNS: &str = "id, at, user_id, user_name, event, detail, source";
 const LISTING_WHERE: &str = "at >= $2 AND id <= $5";
 
 impl Store {
-    /// Appends an entry.
+    /// Appends an entry, and counts it on `/metrics` by event.
     pub async fn audit(&self, entry: &NewAuditEntry<'_>, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_log (at, user_id, user_name, event, detail, source) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -113,6 +114,7 @@ impl Store {
         .bind(entry.source)
         .execute(&self.pool)
         .await?;
+        super::audit_event::count_written(entry.event);
         Ok(())
     }
 

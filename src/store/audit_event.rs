@@ -1,8 +1,11 @@
 //! The audit log's vocabulary: every event keygate writes, in one list.
 //!
 //! Writers name their event through [`AuditEvent`] rather than a string of
-//! their own, so the names `keygate audit` shows and the names log shippers
-//! and alerts match on are one fixed set, documented in one place.
+//! their own, so the names `keygate audit` shows, the names log shippers and
+//! alerts match on, and the `event` label of `keygate_audit_events_total` are
+//! one fixed set: a dashboard can list every series before the first event,
+//! and no caller can grow the metric's label set by building a name at run
+//! time.
 
 use super::values::stored_names;
 
@@ -77,6 +80,30 @@ stored_names!(AuditEvent, "audit_log.event", {
     AdminAppRotateSecret => "admin.app.rotate_secret",
 });
 
+/// The counter of written audit entries, by `event`.
+const EVENTS_METRIC: &str = "keygate_audit_events_total";
+
+/// The `event` label of a name outside [`AuditEvent`] (a row written by a
+/// newer or older keygate): counted, but under one label.
+const OTHER: &str = "other";
+
+/// Counts one written entry. A name outside the vocabulary counts as
+/// `other`, so the label set stays the fixed list whatever a caller passes.
+pub(super) fn count_written(event: &str) {
+    let label = event.parse::<AuditEvent>().map_or(OTHER, AuditEvent::as_str);
+    metrics::counter!(EVENTS_METRIC, "event" => label).increment(1);
+}
+
+/// Registers the counter of every event at zero, so `/metrics` lists the
+/// whole set from the start and a rate over a series that has not fired
+/// yet is 0 rather than missing. Harmless to call again (adds nothing).
+pub(crate) fn register_audit_metrics() {
+    metrics::describe_counter!(EVENTS_METRIC, "Audit log entries written by this process, by event.");
+    for event in AuditEvent::ALL.iter().map(|e| e.as_str()).chain([OTHER]) {
+        metrics::counter!(EVENTS_METRIC, "event" => event).increment(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +115,7 @@ mod tests {
             assert!(seen.insert(event.as_str()), "{event} listed twice");
             assert_eq!(event.as_str().parse::<AuditEvent>().ok(), Some(event));
         }
+        assert!(!seen.contains(OTHER));
         assert!("login.ok".parse::<AuditEvent>().is_err());
     }
 

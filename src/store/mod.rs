@@ -45,6 +45,7 @@ pub use app_tokens::{AppToken, AppTokenKind, NewAppToken, RevokeReason};
 pub use apps::{App, NewApp};
 pub use audit::{AuditCursor, AuditEntry, AuditFilter, AuditOrder, MAX_IDS_PER_QUERY, NewAuditEntry};
 pub use audit_event::AuditEvent;
+pub(crate) use audit_event::register_audit_metrics;
 pub use challenges::{Challenge, ChallengePurpose, NewChallenge};
 pub(crate) use credentials::Enrolment;
 pub use credentials::{CounterUpdate, Credential, KeyRemoval, NewCredential};

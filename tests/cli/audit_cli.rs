@@ -1,6 +1,7 @@
 //! `keygate audit` as operators and log shippers use it, end to end on
 //! SQLite and PostgreSQL: the JSON Lines format, listings longer than a
-//! page, and `--follow` seeing entries written by other processes.
+//! page, `--follow` seeing entries written by other processes, and the
+//! per-event counters on a real server's `/metrics`.
 
 use crate::common;
 
@@ -230,4 +231,43 @@ fn listings_page_through_large_logs(url: &str) {
     assert_eq!(json_lines(&follower.next())[0]["detail"], "entry 700");
     let rest: Vec<String> = (0..502).map(|_| follower.next()).collect();
     assert_eq!(json_lines(&rest[501])[0]["detail"], "entry 1202");
+}
+
+crate::on_both_engines!(url: served_events_are_counted);
+
+/// `/metrics` lists every audit event from the start and counts those the
+/// server writes.
+fn served_events_are_counted(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = common::free_addr();
+    let server = common::Server::start(dir.path(), addr, |cmd| {
+        cmd.args(["--database", url, "--listen", &addr.to_string()]);
+    });
+    let http = reqwest::blocking::Client::new();
+    let scrape = || http.get(format!("{}/metrics", server.url())).send().unwrap().text().unwrap();
+    let metrics = scrape();
+    for series in [
+        r#"keygate_audit_events_total{event="login_failed"} 0"#,
+        r#"keygate_audit_events_total{event="clone_alarm"} 0"#,
+        r#"keygate_audit_events_total{event="admin.user.add"} 0"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == series), "{series} missing from {metrics}");
+    }
+
+    let refused = http
+        .post(format!("{}/api/v1/login", server.url()))
+        .json(&serde_json::json!({"username": "nobody", "password": "not the password"}))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let metrics = scrape();
+    assert!(
+        metrics.lines().any(|l| l == r#"keygate_audit_events_total{event="login_failed"} 1"#),
+        "{metrics}"
+    );
+    let failed = json_lines(&ok(url, &["audit", "--format", "json", "--since", "1h"]));
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["event"], "login_failed");
+    assert_eq!(failed[0]["source"], "127.0.0.1");
+    assert!(failed[0]["user"].is_null() && failed[0]["uid"].is_null(), "{failed:?}");
 }
