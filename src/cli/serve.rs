@@ -65,7 +65,11 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let state = web::AppState::try_new(config, store.clone(), server_key)
         .map_err(|e| CliError::other(format!("attestation: {e}")))?;
     let config = std::sync::Arc::clone(&state.config);
-    let purge = store::spawn_purge_task(store.clone(), Duration::from_secs(config.purge_interval_secs));
+    let purge = store::spawn_purge_task(
+        store.clone(),
+        Duration::from_secs(config.purge_interval_secs),
+        config.audit_retention.0,
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -183,6 +183,32 @@ impl Store {
             sqlx::query_scalar("SELECT MAX(id) FROM audit_log").fetch_one(self.read()).await?;
         Ok(last.unwrap_or(0))
     }
+
+    /// Deletes entries older than `before` (unix seconds), `batch` rows per
+    /// statement, so that a large backlog never holds the write lock (the
+    /// only writer on SQLite) for long: other writes go in between batches.
+    /// Returns how many rows went.
+    pub(super) async fn purge_audit_before(&self, before: i64, batch: u32) -> Result<u64, StoreError> {
+        // The batch is part of the text, not a parameter: PostgreSQL's
+        // generic plan guesses a tenth of the table for `LIMIT $n` and then
+        // scans all of it for every batch; with the number it looks up each id.
+        let sql = format!(
+            "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1 LIMIT {batch})"
+        );
+        let mut deleted = 0;
+        loop {
+            let done = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            deleted += done;
+            if done < u64::from(batch) {
+                return Ok(deleted);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
 }
 
 /// Most ids [`Store::audit_entries_with_ids`] asks for at once.

@@ -1,7 +1,8 @@
 //! `keygate audit` as operators and log shippers use it, end to end on
 //! SQLite and PostgreSQL: the JSON Lines format, listings longer than a
-//! page, `--follow` seeing entries written by other processes, and the
-//! per-event counters on a real server's `/metrics`.
+//! page, `--follow` seeing entries written by other processes, the
+//! per-event counters on a real server's `/metrics`, and the retention
+//! purge.
 
 use crate::common;
 
@@ -10,7 +11,8 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use keygate::store::{AuditEvent, NewAuditEntry, Store};
+use common::db::TestDb;
+use keygate::store::{AuditEvent, AuditFilter, NewAuditEntry, Store};
 
 /// The fields of a `--format json` line.
 const JSON_FIELDS: [&str; 8] = ["detail", "event", "id", "source", "time", "uid", "unix", "user"];
@@ -233,15 +235,73 @@ fn listings_page_through_large_logs(url: &str) {
     assert_eq!(json_lines(&rest[501])[0]["detail"], "entry 1202");
 }
 
-crate::on_both_engines!(url: served_events_are_counted);
+#[test]
+fn retention_purge_sqlite() {
+    tokio::runtime::Runtime::new().unwrap().block_on(async { retention_purge(TestDb::sqlite().await).await });
+}
+
+#[test]
+fn retention_purge_postgres() {
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async { retention_purge(TestDb::postgres().await).await });
+}
+
+/// The purge deletes entries older than the retention, however many, in
+/// batches, and keeps the rest.
+async fn retention_purge(db: TestDb) {
+    let day = 86_400;
+    let now = 2_000_000_000;
+    let retention = Duration::from_secs(400 * day as u64);
+    // A backlog of several batches, planted in one statement.
+    db.execute(&format!(
+        "INSERT INTO audit_log (at, event, detail) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12345) \
+         SELECT {} - i, 'login', 'old' FROM n",
+        now - 401 * day
+    ))
+    .await;
+    for (age, detail) in
+        [(400 * day + 1, "just too old"), (400 * day, "just kept"), (399 * day, "recent"), (0, "now")]
+    {
+        let entry = NewAuditEntry { event: "login", detail, ..Default::default() };
+        db.store.audit(&entry, now - age).await.unwrap();
+    }
+    let report = db.store.purge(now, retention).await.unwrap();
+    assert_eq!(report.audit_entries, 12_346);
+    let kept: Vec<String> = db
+        .store
+        .audit_entries(&AuditFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.detail)
+        .collect();
+    assert_eq!(kept, ["now", "recent", "just kept"]);
+    assert_eq!(db.store.purge(now, retention).await.unwrap().audit_entries, 0);
+}
+
+crate::on_both_engines!(url: served_events_are_counted_and_old_ones_purged);
 
 /// `/metrics` lists every audit event from the start and counts those the
-/// server writes.
-fn served_events_are_counted(url: &str) {
+/// server writes; the server's purge task applies `audit_retention`.
+fn served_events_are_counted_and_old_ones_purged(url: &str) {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let store = runtime.block_on(Store::open(url)).expect("open the database");
+    let now = keygate::clock::unix_now();
+    runtime.block_on(async {
+        for (age, detail) in [(31 * 86_400, "old"), (29 * 86_400, "kept")] {
+            let entry = NewAuditEntry { event: "login", detail, ..Default::default() };
+            store.audit(&entry, now - age).await.unwrap();
+        }
+    });
+
     let dir = tempfile::tempdir().unwrap();
     let addr = common::free_addr();
     let server = common::Server::start(dir.path(), addr, |cmd| {
-        cmd.args(["--database", url, "--listen", &addr.to_string()]);
+        cmd.args(["--database", url, "--listen", &addr.to_string()])
+            .env("KEYGATE_PURGE_INTERVAL_SECS", "1")
+            .env("KEYGATE_AUDIT_RETENTION", "30d");
     });
     let http = reqwest::blocking::Client::new();
     let scrape = || http.get(format!("{}/metrics", server.url())).send().unwrap().text().unwrap();
@@ -270,4 +330,25 @@ fn served_events_are_counted(url: &str) {
     assert_eq!(failed[0]["event"], "login_failed");
     assert_eq!(failed[0]["source"], "127.0.0.1");
     assert!(failed[0]["user"].is_null() && failed[0]["uid"].is_null(), "{failed:?}");
+
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let details: Vec<String> = runtime
+            .block_on(store.audit_entries(&AuditFilter::default()))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.detail)
+            .collect();
+        if !details.iter().any(|d| d == "old") {
+            assert!(details.iter().any(|d| d == "kept"), "{details:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the purge task left {details:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let deadline = Instant::now() + PATIENCE;
+    while !server.logged().contains("deleted audit entries older than the retention") {
+        assert!(Instant::now() < deadline, "{}", server.logged());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
