@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::telemetry::LogFormat;
 
+mod duration;
+
+pub use duration::HumanDuration;
+
 /// The file read from the working directory when `--config` is not given.
 pub(crate) const DEFAULT_CONFIG_FILE: &str = "keygate.toml";
 
@@ -54,8 +58,12 @@ pub struct Config {
     /// or one comma-separated string (handy in `KEYGATE_TRUSTED_PROXIES`).
     #[serde(deserialize_with = "cidr_list")]
     pub trusted_proxies: Vec<IpNet>,
-    /// Seconds between purges of expired challenges, sessions and tokens.
+    /// Seconds between purges of expired challenges, sessions and tokens, and
+    /// of audit entries older than `audit_retention`.
     pub purge_interval_secs: u64,
+    /// How long audit entries are kept; older ones go at the next purge.
+    /// At least [`MIN_AUDIT_RETENTION`], so losing the log takes a decision.
+    pub audit_retention: HumanDuration,
     /// Most database connections this instance opens (on SQLite: readers,
     /// beside the one writer).
     pub db_max_connections: u32,
@@ -129,6 +137,16 @@ impl std::fmt::Debug for Redacted {
     }
 }
 
+/// The certificate chain and private key files (PEM) `serve` speaks TLS
+/// with; configuration names them, `web::tls` loads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key: PKCS#8, SEC1 (EC) or PKCS#1 (RSA).
+    pub key: PathBuf,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -143,6 +161,7 @@ impl Default for Config {
             key_file: None,
             trusted_proxies: Vec::new(),
             purge_interval_secs: 300,
+            audit_retention: HumanDuration::days(400),
             db_max_connections: 10,
             db_acquire_timeout_ms: 800,
             challenge_ttl_secs: 120,
@@ -160,6 +179,10 @@ impl Default for Config {
     }
 }
 
+/// The shortest `audit_retention` accepted: a typo such as `1m` for a month
+/// would otherwise delete the whole audit log within minutes.
+pub const MIN_AUDIT_RETENTION: HumanDuration = HumanDuration::days(1);
+
 /// Why a configuration could not be assembled.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -170,6 +193,14 @@ pub enum ConfigError {
     /// A value in the file, the environment or the flags has the wrong shape.
     #[error("invalid configuration: {0}")]
     Invalid(#[from] Box<figment::Error>),
+    /// A value of the right form that keygate refuses all the same.
+    #[error("invalid configuration: {key}: {reason}")]
+    Refused {
+        /// The config key at fault.
+        key: &'static str,
+        /// What is wrong with its value and what to write instead.
+        reason: String,
+    },
 }
 
 impl Config {
@@ -189,8 +220,25 @@ impl Config {
                     .filter(move |key| known.iter().any(|k| k.eq_ignore_ascii_case(key.as_str()))),
             )
             .merge(Serialized::defaults(flags))
-            .extract()
-            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+            .extract::<Self>()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?
+            .checked()
+    }
+
+    /// Refuses values of the right form that are still wrong.
+    fn checked(self) -> Result<Self, ConfigError> {
+        if self.audit_retention < MIN_AUDIT_RETENTION {
+            return Err(ConfigError::Refused {
+                key: "audit_retention",
+                reason: format!(
+                    "{} is shorter than {MIN_AUDIT_RETENTION}: audit entries older than the retention are \
+                     deleted at the next purge, so it must be at least {MIN_AUDIT_RETENTION} (default {})",
+                    self.audit_retention,
+                    Config::default().audit_retention
+                ),
+            });
+        }
+        Ok(self)
     }
 
     /// The file [`Config::load`] reads for a `--config` value: that one (it
@@ -261,11 +309,11 @@ impl Config {
     /// The TLS files to serve with, `None` for plain HTTP. Both files or
     /// neither; with TLS the origin must be `https://`, since browsers sign
     /// the origin they see and cookies become `Secure` only under it.
-    pub(crate) fn tls_files(&self) -> Result<Option<crate::web::tls::TlsFiles>, String> {
+    pub(crate) fn tls_files(&self) -> Result<Option<TlsFiles>, String> {
         match (&self.tls_cert, &self.tls_key) {
             (None, None) => Ok(None),
             (Some(cert), Some(key)) if self.origin.starts_with("https://") => {
-                Ok(Some(crate::web::tls::TlsFiles { cert: cert.clone(), key: key.clone() }))
+                Ok(Some(TlsFiles { cert: cert.clone(), key: key.clone() }))
             }
             (Some(_), Some(_)) => Err(format!(
                 "with TLS the origin must be https:// (it is {}): set --origin https://HOST:PORT",
@@ -379,6 +427,34 @@ mod tests {
             let err = Config::load(None, flags(None)).unwrap_err().to_string();
             assert!(err.contains("not-a-cidr"), "{err}");
             assert!(!format!("{config:?}").contains("c2VjcmV0"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn audit_retention_reads_durations_and_refuses_less_than_a_day() {
+        Jail::expect_with(|jail| {
+            jail.create_file("keygate.toml", "audit_retention = \"90d\"")?;
+            let config = Config::load(None, flags(None)).expect("loads");
+            assert_eq!(config.audit_retention, HumanDuration::days(90));
+            jail.set_env("KEYGATE_AUDIT_RETENTION", "2y");
+            let config = Config::load(None, flags(None)).expect("loads");
+            assert_eq!(config.audit_retention.0.as_secs(), 2 * 31_557_600);
+            for (value, shown) in [("0s", "0s"), ("12h", "12h"), ("1m", "1m")] {
+                jail.set_env("KEYGATE_AUDIT_RETENTION", value);
+                let err = Config::load(None, flags(None)).unwrap_err().to_string();
+                assert!(
+                    err.starts_with(&format!(
+                        "invalid configuration: audit_retention: {shown} is shorter than 1d"
+                    )),
+                    "{err}"
+                );
+            }
+            jail.set_env("KEYGATE_AUDIT_RETENTION", "400");
+            let err = Config::load(None, flags(None)).unwrap_err().to_string();
+            assert!(err.contains("\"AUDIT_RETENTION\"") && err.contains("400 has no unit"), "{err}");
+            jail.set_env("KEYGATE_AUDIT_RETENTION", "1d");
+            assert_eq!(Config::load(None, flags(None)).expect("loads").audit_retention, MIN_AUDIT_RETENTION);
             Ok(())
         });
     }

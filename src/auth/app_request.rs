@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Auth, AuthError};
 use crate::secrets::{self, TokenHash};
-use crate::store::{App, AppTokenKind, NewAppToken, User};
+use crate::store::{App, AppTokenKind, AuditEvent, NewAppToken, User};
 
 /// Where login.php sends the browser when `next` is absent or not allowed.
 pub(crate) const LEGACY_DONE: &str = "/login.php/done";
@@ -169,7 +169,7 @@ impl Auth {
         };
         self.store.grant_permissions(user.id, app.id, &request.permissions()?, now).await?;
         let detail = format!("signed in for application {} ({})", app.name, app.api_key);
-        self.audit(Some((user.id, &user.name)), "app_sign_in", &detail, None, now).await;
+        self.audit(Some((user.id, &user.name)), AuditEvent::AppSignIn, &detail, None, now).await;
         Ok(redirect)
     }
 }

@@ -9,7 +9,7 @@ use super::session::Caller;
 use super::{Auth, AuthError, Ceremony};
 use crate::secrets;
 use crate::store::{
-    ChallengePurpose, Credential, Enrolment, KeyRemoval, NewCredential, StoreError, Transport,
+    AuditEvent, ChallengePurpose, Credential, Enrolment, KeyRemoval, NewCredential, StoreError, Transport,
 };
 use crate::verify::{ClientData, ClientDataExpectation, U2fClientDataType, verify_registration};
 
@@ -79,7 +79,7 @@ impl Auth {
         let (data, attestation) = match verified {
             Ok(v) => v,
             Err(e) => {
-                self.audit(who, "enroll_failed", &e.to_string(), Some(source), now).await;
+                self.audit(who, AuditEvent::EnrollFailed, &e.to_string(), Some(source), now).await;
                 return Err(e);
             }
         };
@@ -137,7 +137,7 @@ impl Auth {
         };
         let detail = format!("key {} ({}) {how}", credential.id, credential.label);
         let who = Some((caller.user.id, caller.user.name.as_str()));
-        self.audit(who, "key_enrolled", &detail, Some(source), now).await;
+        self.audit(who, AuditEvent::KeyEnrolled, &detail, Some(source), now).await;
         Ok(Registered { credential, recovery_codes: first.then_some(set.codes) })
     }
 
@@ -213,7 +213,14 @@ impl Auth {
             Err(e) => return Err(e.into()),
         };
         let who = Some((caller.user.id, caller.user.name.as_str()));
-        self.audit(who, "key_removed", &format!("key {} ({})", key.id, key.label), Some(source), now).await;
+        self.audit(
+            who,
+            AuditEvent::KeyRemoved,
+            &format!("key {} ({})", key.id, key.label),
+            Some(source),
+            now,
+        )
+        .await;
         Ok(())
     }
 }

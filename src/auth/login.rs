@@ -8,8 +8,8 @@ use super::app_request::AppRequest;
 use super::{Auth, AuthError, Ceremony, SESSION_TTL_SECS};
 use crate::secrets::{self, TokenHash};
 use crate::store::{
-    Challenge, ChallengePurpose, CounterUpdate, Credential, KNOWN_NETWORK_KEEP_SECS, NewSession, Redemption,
-    SessionKind, StoreError, User,
+    AuditEvent, Challenge, ChallengePurpose, CounterUpdate, Credential, KNOWN_NETWORK_KEEP_SECS, NewSession,
+    Redemption, SessionKind, StoreError, User,
 };
 use crate::verify::{
     AssertionExpectation, ClientDataExpectation, CounterVerdict, U2fClientDataType, verify_assertion,
@@ -128,7 +128,7 @@ impl Auth {
                 let detail = if user.is_some() { "wrong password" } else { "unknown user" };
                 self.audit(
                     user.as_ref().map(|u| (u.id, u.name.as_str())),
-                    "login_failed",
+                    AuditEvent::LoginFailed,
                     detail,
                     Some(source),
                     now,
@@ -139,8 +139,14 @@ impl Auth {
         };
         self.store.remember_network(user.id, &network, now).await?;
         if user.is_disabled() {
-            self.audit(Some((user.id, &user.name)), "login_failed", "account disabled", Some(source), now)
-                .await;
+            self.audit(
+                Some((user.id, &user.name)),
+                AuditEvent::LoginFailed,
+                "account disabled",
+                Some(source),
+                now,
+            )
+            .await;
             return Err(AuthError::AccountDisabled);
         }
         self.store.rate_limit_reset(&account_bucket(username)).await?;
@@ -149,7 +155,7 @@ impl Auth {
             // Applications get only users who can pass the second factor.
             self.audit(
                 Some((user.id, &user.name)),
-                "login_failed",
+                AuditEvent::LoginFailed,
                 "no key to sign in for an application",
                 Some(source),
                 now,
@@ -161,7 +167,7 @@ impl Auth {
             let session = self.issue_session(&user, SessionKind::Enroll, None, now).await?;
             self.audit(
                 Some((user.id, &user.name)),
-                "login",
+                AuditEvent::Login,
                 "password only: enroll-only session",
                 Some(source),
                 now,
@@ -274,7 +280,7 @@ impl Auth {
                 "clone alarm: key {} ({}) sent counter {} after {}",
                 credential.id, credential.label, asserted, stored
             );
-            self.audit(who, "clone_alarm", &detail, Some(source), now).await;
+            self.audit(who, AuditEvent::CloneAlarm, &detail, Some(source), now).await;
             return Err(AuthError::PossibleClone { stored, asserted });
         }
         Ok(credential)
@@ -317,7 +323,7 @@ impl Auth {
                 AuthError::BadCredentials => "wrong or used recovery code".to_owned(),
                 ref other => other.to_string(),
             };
-            self.audit(who, "login_failed", &detail, Some(source), now).await;
+            self.audit(who, AuditEvent::LoginFailed, &detail, Some(source), now).await;
             return Err(e);
         }
         self.login_succeeded(&challenge, &user, source, "password and recovery code", "recovery", now).await
@@ -344,7 +350,7 @@ impl Auth {
             None => None,
         };
         let session = self.issue_session(user, SessionKind::Api, Some(now), now).await?;
-        self.audit(Some((user.id, &user.name)), "login", how, Some(source), now).await;
+        self.audit(Some((user.id, &user.name)), AuditEvent::Login, how, Some(source), now).await;
         metrics::counter!("keygate_login_total", "outcome" => outcome).increment(1);
         Ok(LoginSuccess { session, redirect_to })
     }
@@ -508,10 +514,10 @@ impl Pending {
     }
 
     /// The audit event of a refusal.
-    fn failure_event(self) -> &'static str {
+    fn failure_event(self) -> AuditEvent {
         match self {
-            Self::Login => "login_failed",
-            Self::Reauth { .. } => "step_up_failed",
+            Self::Login => AuditEvent::LoginFailed,
+            Self::Reauth { .. } => AuditEvent::StepUpFailed,
         }
     }
 }

@@ -25,7 +25,7 @@ pub(crate) use error::AuthError;
 
 use crate::config::Config;
 use crate::secrets::ServerKey;
-use crate::store::{ChallengePurpose, NewAuditEntry, NewChallenge, Store, StoreError};
+use crate::store::{AuditEvent, ChallengePurpose, NewAuditEntry, NewChallenge, Store, StoreError};
 use crate::verify::fast::KeyCache;
 use crate::verify::{AttestationPolicy, CredentialKey, TrustRoots, VerifyError};
 
@@ -228,7 +228,7 @@ impl Auth {
     pub(crate) async fn audit(
         &self,
         user: Option<(i64, &str)>,
-        event: &str,
+        event: AuditEvent,
         detail: &str,
         source: Option<IpAddr>,
         now: i64,
@@ -237,12 +237,12 @@ impl Auth {
         let entry = NewAuditEntry {
             user_id: user.map(|u| u.0),
             user_name: user.map(|u| u.1),
-            event,
+            event: event.as_str(),
             detail,
             source: source.as_deref(),
         };
         if let Err(error) = self.store.audit(&entry, now).await {
-            tracing::warn!(%error, event, "audit entry not written");
+            tracing::warn!(%error, event = event.as_str(), "audit entry not written");
         }
     }
 }

@@ -12,6 +12,7 @@ use super::login::{Pending, U2fSignResponse, WebAuthnAssertion};
 use super::session::Caller;
 use super::{Auth, AuthError, Ceremony};
 use crate::secrets;
+use crate::store::AuditEvent;
 
 /// A started step-up: sign `challenge` with one of these keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +88,7 @@ impl Auth {
         }
         let who = Some((caller.user.id, caller.user.name.as_str()));
         let detail = format!("key {} ({})", key.id, key.label);
-        self.audit(who, "step_up", &detail, Some(source), now).await;
+        self.audit(who, AuditEvent::StepUp, &detail, Some(source), now).await;
         Ok(now)
     }
 }

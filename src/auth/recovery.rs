@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use super::session::Caller;
 use super::{Auth, AuthError};
 use crate::secrets::{self, CodeMac};
+use crate::store::AuditEvent;
 
 /// Codes in one set.
 pub(crate) const CODES_PER_SET: usize = 10;
@@ -59,7 +60,7 @@ impl Auth {
         let set = self.recovery_code_set(caller.user.id);
         self.store.replace_recovery_codes(caller.user.id, &set.macs, now).await?;
         let who = Some((caller.user.id, caller.user.name.as_str()));
-        self.audit(who, "recovery_codes_replaced", "", Some(source), now).await;
+        self.audit(who, AuditEvent::RecoveryCodesReplaced, "", Some(source), now).await;
         Ok(set.codes)
     }
 }

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use super::{Auth, AuthError, STEP_UP_SECS};
 use crate::secrets::TokenHash;
-use crate::store::{App, Credential, Session, SessionKind, StoreError, User};
+use crate::store::{App, AuditEvent, Credential, Session, SessionKind, StoreError, User};
 
 /// The caller behind a valid Bearer token.
 #[derive(Clone, Debug)]
@@ -116,12 +116,12 @@ impl Auth {
         let who = Some((caller.user.id, caller.user.name.as_str()));
         let stored = Some(caller.user.password_hash.clone());
         if !self.hasher.verify(stored, old.to_owned(), true).await? {
-            self.audit(who, "password_change_failed", "wrong old password", Some(source), now).await;
+            self.audit(who, AuditEvent::PasswordChangeFailed, "wrong old password", Some(source), now).await;
             return Err(AuthError::BadCredentials);
         }
         let hash = self.hasher.hash(new.to_owned()).await?;
         self.store.set_password(caller.user.id, &hash, now).await?;
-        self.audit(who, "password_changed", "", Some(source), now).await;
+        self.audit(who, AuditEvent::PasswordChanged, "", Some(source), now).await;
         Ok(())
     }
 }

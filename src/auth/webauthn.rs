@@ -21,7 +21,7 @@ use webauthn_rs_core::proto::{
 use super::keys::{Registered, check_label};
 use super::session::Caller;
 use super::{Auth, AuthError, Ceremony};
-use crate::store::{NewCredential, Transport};
+use crate::store::{AuditEvent, NewCredential, Transport};
 use crate::verify::{AttestationCertificate, AttestationPolicy, ClientData, VerifyError};
 
 /// The longest credential id a U2F key handle can carry (its length byte).
@@ -109,7 +109,7 @@ impl Auth {
         let (registered, public_key, attestation_subject) = match checked {
             Ok(found) => found,
             Err(e) => {
-                self.audit(who, "enroll_failed", &e.to_string(), Some(source), now).await;
+                self.audit(who, AuditEvent::EnrollFailed, &e.to_string(), Some(source), now).await;
                 return Err(e);
             }
         };

@@ -52,7 +52,7 @@ pub(crate) enum Command {
     Key(key::KeyCommand),
     /// List FIDO security keys connected over USB.
     Devices(devices::DevicesArgs),
-    /// Show the audit log, newest first.
+    /// Show the audit log, newest first, as a table or JSON Lines; or follow it as it is written.
     Audit(audit::AuditArgs),
     /// A software security key that speaks CTAPHID over a socket, for tests and demos.
     #[command(subcommand)]

@@ -81,7 +81,11 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let state = web::AppState::try_new(config, store.clone(), server_key)
         .map_err(|e| CliError::other(format!("attestation: {e}")))?;
     let config = Arc::clone(&state.config);
-    let purge = store::spawn_purge_task(store.clone(), Duration::from_secs(config.purge_interval_secs));
+    let purge = store::spawn_purge_task(
+        store.clone(),
+        Duration::from_secs(config.purge_interval_secs),
+        config.audit_retention.0,
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -142,25 +146,6 @@ fn watch_hangups(tls: Option<Arc<ReloadableCert>>) -> std::io::Result<tokio::tas
 
 /// Resolves on Ctrl-C or SIGTERM, whichever comes first.
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+    super::common::stop_requested().await;
     tracing::info!("shutting down: finishing requests in flight");
 }

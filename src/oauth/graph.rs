@@ -252,7 +252,7 @@ impl Graph<'_> {
                 let entry = crate::store::NewAuditEntry {
                     user_id: found.user_id,
                     user_name: None,
-                    event: "oauth_code_reused",
+                    event: crate::store::AuditEvent::OauthCodeReused.as_str(),
                     detail: &format!("app {}: code used twice, {revoked} tokens from it revoked", app.name),
                     source: Some(&self.source.to_string()),
                 };

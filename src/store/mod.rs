@@ -21,6 +21,7 @@
 mod app_tokens;
 mod apps;
 mod audit;
+mod audit_event;
 mod challenges;
 mod credentials;
 mod error;
@@ -42,7 +43,9 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor};
 
 pub use app_tokens::{AppToken, AppTokenKind, NewAppToken, RevokeReason};
 pub use apps::{App, AppSettings, NewApp};
-pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
+pub use audit::{AuditCursor, AuditEntry, AuditFilter, AuditOrder, MAX_IDS_PER_QUERY, NewAuditEntry};
+pub use audit_event::AuditEvent;
+pub(crate) use audit_event::register_audit_metrics;
 pub use challenges::{Challenge, ChallengePurpose, NewChallenge};
 pub(crate) use credentials::Enrolment;
 pub use credentials::{CounterUpdate, Credential, KeyRemoval, NewCredential};

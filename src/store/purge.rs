@@ -17,6 +17,8 @@ pub struct PurgeReport {
     pub rate_limits: u64,
     /// Known networks not seen for [`KNOWN_NETWORK_KEEP_SECS`].
     pub known_networks: u64,
+    /// Audit entries older than the configured retention.
+    pub audit_entries: u64,
 }
 
 /// A network a user signed in from is remembered this long after the last
@@ -27,11 +29,26 @@ pub(crate) const KNOWN_NETWORK_KEEP_SECS: i64 = 90 * 24 * 3600;
 /// say "expired" (subcode 463) or "password changed" (460) instead of "invalid".
 pub const TOKEN_KEEP_SECS: i64 = 7 * 24 * 3600;
 
+/// Audit entries deleted per statement: small enough that one batch holds
+/// the write lock for milliseconds, large enough that a year of backlog goes
+/// in a few hundred statements.
+const AUDIT_PURGE_BATCH: u32 = 5000;
+
 /// Rate-limit buckets are kept this long after their window started, which
 /// covers every window length keygate uses.
 const RATE_LIMIT_KEEP_SECS: i64 = 24 * 3600;
 
 impl Store {
+    /// One purge run: [`Store::purge_expired`], then the audit entries
+    /// older than `audit_retention` before `now`, in batches.
+    pub async fn purge(&self, now: i64, audit_retention: Duration) -> Result<PurgeReport, StoreError> {
+        let mut report = self.purge_expired(now).await?;
+        let retention = i64::try_from(audit_retention.as_secs()).unwrap_or(i64::MAX);
+        report.audit_entries =
+            self.purge_audit_before(now.saturating_sub(retention), AUDIT_PURGE_BATCH).await?;
+        Ok(report)
+    }
+
     /// Deletes every row whose lifetime (plus, for tokens, the keeping time) is over.
     pub async fn purge_expired(&self, now: i64) -> Result<PurgeReport, StoreError> {
         let challenges = sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
@@ -61,20 +78,34 @@ impl Store {
             app_tokens: app_tokens.rows_affected(),
             rate_limits: rate_limits.rows_affected(),
             known_networks: known_networks.rows_affected(),
+            audit_entries: 0,
         })
     }
 }
 
-/// Runs [`Store::purge_expired`] every `every` until the runtime stops. A
-/// failed run (database down) is logged and retried at the next tick.
-pub(crate) fn spawn_purge_task(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
+/// Runs [`Store::purge`] every `every` until the runtime stops, keeping
+/// audit entries for `audit_retention`. A failed run (database down) is
+/// logged and retried at the next tick.
+pub(crate) fn spawn_purge_task(
+    store: Store,
+    every: Duration,
+    audit_retention: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every.max(Duration::from_secs(1)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            match store.purge_expired(crate::clock::unix_now()).await {
-                Ok(report) => tracing::debug!(?report, "purged expired rows"),
+            match store.purge(crate::clock::unix_now(), audit_retention).await {
+                Ok(report) => {
+                    tracing::debug!(?report, "purged expired rows");
+                    if report.audit_entries > 0 {
+                        tracing::info!(
+                            deleted = report.audit_entries,
+                            "deleted audit entries older than the retention"
+                        );
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "purge of expired rows failed; will retry"),
             }
         }

@@ -22,6 +22,9 @@ impl UnknownValue {
 macro_rules! stored_names {
     ($ty:ident, $column:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
         impl $ty {
+            /// Every value, in declaration order: the column's whole vocabulary.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
             /// The stored name.
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $name),+ }

@@ -106,9 +106,11 @@ impl AppState {
 /// Builds the service's router. Unknown paths and wrong methods answer with the
 /// JSON error shape of the API, like every other rejection.
 pub fn app(state: AppState) -> Router {
-    // Install the recorder before the first request is counted.
+    // Install the recorder before the first request is counted, and list
+    // every audit event's counter from the start.
     crate::telemetry::metrics();
     let hsts = strict_transport_security(state.cookies());
+    crate::store::register_audit_metrics();
     Router::new()
         .merge(health::router())
         .merge(metrics::router())

@@ -35,14 +35,7 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in progress at once; connections beyond are closed at once.
 pub const MAX_HANDSHAKES: usize = 1024;
 
-/// The certificate chain and private key files (PEM) `serve` was given.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// The certificate chain, leaf first.
-    pub cert: PathBuf,
-    /// The private key: PKCS#8, SEC1 (EC) or PKCS#1 (RSA).
-    pub key: PathBuf,
-}
+pub use crate::config::TlsFiles;
 
 /// Why a certificate or key could not be used; each names the file.
 #[derive(Debug, thiserror::Error)]

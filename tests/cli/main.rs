@@ -7,6 +7,7 @@ mod common;
 
 mod admin_cli;
 mod app_cli;
+mod audit_cli;
 mod cli;
 mod config_cli;
 mod devices;

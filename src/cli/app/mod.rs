@@ -17,7 +17,7 @@ use crate::clock::unix_now;
 use crate::config::Config;
 use crate::oauth::validate_registered;
 use crate::secrets::{ServerKey, context, random_hex};
-use crate::store::{App, NewApp, NewAuditEntry, Store, StoreError};
+use crate::store::{App, AuditEvent, NewApp, NewAuditEntry, Store, StoreError};
 
 /// The `keygate app` subcommands.
 #[derive(Debug, Subcommand)]
@@ -107,7 +107,7 @@ async fn add(args: AppAddArgs) -> Result<(), CliError> {
         }
         other => other.map_err(db_error)?,
     };
-    audit(&store, "admin.app.add", &format!("registered app {} ({})", app.name, app.api_key)).await?;
+    audit(&store, AuditEvent::AdminAppAdd, &format!("registered app {} ({})", app.name, app.api_key)).await?;
     println!("registered app {}", app.name);
     println!("api_key: {}", app.api_key);
     println!("secret:  {secret}");
@@ -171,7 +171,7 @@ async fn remove(args: AppRefArgs) -> Result<(), CliError> {
     store.remove_app(app.id).await.map_err(db_error)?;
     audit(
         &store,
-        "admin.app.remove",
+        AuditEvent::AdminAppRemove,
         &format!("removed app {} ({}) with its sessions and tokens", app.name, app.api_key),
     )
     .await?;
@@ -185,8 +185,12 @@ async fn rotate_secret(args: AppRefArgs) -> Result<(), CliError> {
     let secret = random_hex(16);
     let sealed = server_key.seal(secret.as_bytes(), &context::app_secret(&app.api_key));
     store.rotate_app_secret(app.id, &sealed, unix_now()).await.map_err(db_error)?;
-    audit(&store, "admin.app.rotate_secret", &format!("new secret for app {} ({})", app.name, app.api_key))
-        .await?;
+    audit(
+        &store,
+        AuditEvent::AdminAppRotateSecret,
+        &format!("new secret for app {} ({})", app.name, app.api_key),
+    )
+    .await?;
     println!("new secret for app {}", app.name);
     println!("secret:  {secret}");
     println!("(the old secret and the app tokens issued with it no longer work)");
@@ -220,9 +224,9 @@ async fn find(store: &Store, app: &str) -> Result<App, CliError> {
         .ok_or_else(|| CliError::other(format!("no app named {app}")))
 }
 
-async fn audit(store: &Store, event: &str, detail: &str) -> Result<(), CliError> {
+async fn audit(store: &Store, event: AuditEvent, detail: &str) -> Result<(), CliError> {
     let source = Some(super::operator::audit_source());
-    let entry = NewAuditEntry { user_id: None, user_name: None, event, detail, source };
+    let entry = NewAuditEntry { user_id: None, user_name: None, event: event.as_str(), detail, source };
     store.audit(&entry, unix_now()).await.map_err(db_error)
 }
 

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::cli::CliError;
 use crate::cli::common::DatabaseArgs;
-use crate::store::{App, AppSettings};
+use crate::store::{App, AppSettings, AuditEvent};
 
 /// Arguments of `keygate app update`.
 #[derive(Debug, Args)]
@@ -158,7 +158,7 @@ pub(super) async fn run(args: AppUpdateArgs) -> Result<(), CliError> {
     }
     store.update_app(app.id, &settings).await.map_err(db_error)?;
     let detail = format!("updated app {} ({}): {}", app.name, app.api_key, changes.join("; "));
-    audit(&store, "admin.app.update", &detail).await?;
+    audit(&store, AuditEvent::AdminAppUpdate, &detail).await?;
     println!("updated app {}", app.name);
     for change in &changes {
         println!("  {change}");

@@ -14,7 +14,7 @@ use clap::Args;
 use super::{audit, db_error, find};
 use crate::cli::CliError;
 use crate::clock::unix_now;
-use crate::store::{Credential, KeyRemoval, Store, StoreError, User};
+use crate::store::{AuditEvent, Credential, KeyRemoval, Store, StoreError, User};
 
 /// A user, one of their keys, and the database.
 #[derive(Debug, Args)]
@@ -64,7 +64,7 @@ pub(super) async fn revoke(args: RevokeKeyArgs) -> Result<(), CliError> {
         Some(ended) => format!("{named} revoked; {ended} sessions and tokens ended"),
         None => format!("{named} revoked"),
     };
-    audit(&store, &user, "admin.user.revoke_key", &detail).await?;
+    audit(&store, &user, AuditEvent::AdminUserRevokeKey, &detail).await?;
 
     let left = store.credential_count(user.id).await.map_err(db_error)?;
     if left == 0 {
@@ -105,7 +105,7 @@ pub(super) async fn unblock(args: UserKeyArgs) -> Result<(), CliError> {
         Err(e) => return Err(db_error(e)),
     }
     let detail = format!("{named} unblocked: possible-clone mark cleared at counter {}", key.counter);
-    audit(&store, &user, "admin.user.unblock_key", &detail).await?;
+    audit(&store, &user, AuditEvent::AdminUserUnblockKey, &detail).await?;
     println!(
         "unblocked {named} of {}; it must next send a counter above {} (a lower one blocks it again)",
         user.name, key.counter

@@ -12,7 +12,7 @@ use super::CliError;
 use super::common::{DatabaseArgs, PasswordArgs, format_time};
 use crate::clock::unix_now;
 use crate::secrets::hash_password;
-use crate::store::{NewAuditEntry, NewUser, Store, StoreError, User};
+use crate::store::{AuditEvent, NewAuditEntry, NewUser, Store, StoreError, User};
 
 /// The `keygate user` subcommands.
 #[derive(Debug, Subcommand)]
@@ -94,7 +94,7 @@ async fn add(args: UserPasswordArgs) -> Result<(), CliError> {
         }
         other => other.map_err(db_error)?,
     };
-    audit(&store, &user, "admin.user.add", "created by an administrator").await?;
+    audit(&store, &user, AuditEvent::AdminUserAdd, "created by an administrator").await?;
     println!("created user {} (uid {})", user.name, user.id);
     Ok(())
 }
@@ -105,8 +105,13 @@ async fn passwd(args: UserPasswordArgs) -> Result<(), CliError> {
     let password = args.password.read_new().await?;
     let hash = hash_password(password).await.map_err(|e| CliError::other(e.to_string()))?;
     let ended = store.set_password(user.id, &hash, unix_now()).await.map_err(db_error)?;
-    audit(&store, &user, "admin.user.passwd", &format!("password set; {ended} sessions and tokens ended"))
-        .await?;
+    audit(
+        &store,
+        &user,
+        AuditEvent::AdminUserPasswd,
+        &format!("password set; {ended} sessions and tokens ended"),
+    )
+    .await?;
     println!("password changed for {}; {ended} sessions and tokens ended", user.name);
     Ok(())
 }
@@ -138,8 +143,13 @@ async fn disable(args: UserNameArgs) -> Result<(), CliError> {
     let store = args.db.open().await?;
     let user = find(&store, &args.name).await?;
     let ended = store.disable_user(user.id, unix_now()).await.map_err(db_error)?;
-    audit(&store, &user, "admin.user.disable", &format!("disabled; {ended} sessions and tokens ended"))
-        .await?;
+    audit(
+        &store,
+        &user,
+        AuditEvent::AdminUserDisable,
+        &format!("disabled; {ended} sessions and tokens ended"),
+    )
+    .await?;
     println!("disabled {}; {ended} sessions and tokens ended", user.name);
     Ok(())
 }
@@ -151,7 +161,8 @@ async fn enable(args: UserNameArgs) -> Result<(), CliError> {
     if !store.enable_user(user.id).await.map_err(db_error)? {
         return Err(CliError::other(format!("{} is not disabled; nothing changed", user.name)));
     }
-    audit(&store, &user, "admin.user.enable", &format!("enabled; had been disabled since {since}")).await?;
+    audit(&store, &user, AuditEvent::AdminUserEnable, &format!("enabled; had been disabled since {since}"))
+        .await?;
     println!(
         "enabled {}; they can log in again (sessions and tokens ended by the disabling stay ended)",
         user.name
@@ -163,8 +174,13 @@ async fn reset_keys(args: UserNameArgs) -> Result<(), CliError> {
     let store = args.db.open().await?;
     let user = find(&store, &args.name).await?;
     let (keys, codes) = store.reset_keys(user.id).await.map_err(db_error)?;
-    audit(&store, &user, "admin.user.reset_keys", &format!("{keys} keys and {codes} recovery codes removed"))
-        .await?;
+    audit(
+        &store,
+        &user,
+        AuditEvent::AdminUserResetKeys,
+        &format!("{keys} keys and {codes} recovery codes removed"),
+    )
+    .await?;
     println!(
         "removed {keys} keys and {codes} recovery codes of {}; they enroll a key at their next login",
         user.name
@@ -192,11 +208,11 @@ async fn find(store: &Store, name: &str) -> Result<User, CliError> {
         .ok_or_else(|| CliError::other(format!("no user named {name}")))
 }
 
-async fn audit(store: &Store, user: &User, event: &str, detail: &str) -> Result<(), CliError> {
+async fn audit(store: &Store, user: &User, event: AuditEvent, detail: &str) -> Result<(), CliError> {
     let entry = NewAuditEntry {
         user_id: Some(user.id),
         user_name: Some(&user.name),
-        event,
+        event: event.as_str(),
         detail,
         source: Some(super::operator::audit_source()),
     };
