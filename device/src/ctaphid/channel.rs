@@ -1,6 +1,7 @@
 //! The device side of CTAPHID: channel allocation, one transaction at a time,
-//! busy answers for everybody else, timeouts, and the commands the transport
-//! layer answers itself (INIT, PING, WINK, LOCK, CANCEL).
+//! busy answers for everybody else, timeouts, KEEPALIVE while a CBOR request
+//! waits for its answer, and the commands the transport layer answers itself
+//! (INIT, PING, WINK, LOCK; CANCEL is never answered).
 //!
 //! Drive it like quinn-proto's endpoint: feed each received report to
 //! [`Device::handle_report`] together with who sent it (`P`, the transport's
@@ -8,6 +9,10 @@
 //! applet answer and pass the answer to [`Device::respond`]; then drain
 //! [`Device::poll_transmit`] and send each report to its peer. Call
 //! [`Device::handle_timeout`] once [`Device::poll_timeout`]'s instant passes.
+//!
+//! Which of MSG (U2F) and CBOR (CTAP2) the device takes follows its
+//! [`capability`] bits: CBOR needs [`capability::CBOR`], MSG is refused when
+//! [`capability::NMSG`] is set; a refused command is answered INVALID_CMD.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -22,6 +27,10 @@ pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(3);
 pub const MAX_LOCK_SECONDS: u8 = 10;
 /// CTAPHID protocol version announced in INIT replies.
 pub const PROTOCOL_VERSION: u8 = 2;
+/// How often a pending CBOR request's host hears KEEPALIVE (CTAP 2.1
+/// §11.2.9.2.4 asks for at least every 100 ms, so hosts never time out on a
+/// device that is waiting for its user).
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What the device says about itself in INIT replies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +60,25 @@ pub enum Request<P> {
         /// The command APDU.
         apdu: Vec<u8>,
     },
+    /// A CTAP2 request (command byte and CBOR); answer with [`Device::respond`].
+    /// Until then the channel hears KEEPALIVE every [`KEEPALIVE_INTERVAL`]
+    /// and other channels are busy.
+    Cbor {
+        /// Channel to answer on.
+        channel: ChannelId,
+        /// Who sent it.
+        peer: P,
+        /// Command byte followed by the CBOR parameters.
+        payload: Vec<u8>,
+    },
+    /// The host abandoned the CBOR request pending on `channel` (CANCEL, or an
+    /// INIT resynchronising the channel). Answer it with CTAP2's
+    /// KEEPALIVE_CANCEL through [`Device::respond`]; after a resync that
+    /// answer is dropped, as nobody waits for it any more.
+    Cancel {
+        /// The channel whose request is abandoned.
+        channel: ChannelId,
+    },
     /// The host asked the device to blink; already answered, shown for logging or a UI.
     Wink {
         /// Channel that asked.
@@ -73,13 +101,24 @@ struct Incoming<P> {
     reassembly: Reassembly,
 }
 
+/// The request the layer above is working on.
+#[derive(Debug)]
+struct Busy<P> {
+    channel: ChannelId,
+    peer: P,
+    /// The request's command, which its answer carries too.
+    command: u8,
+    /// For CBOR requests: the KEEPALIVE status to send, and when next.
+    keepalive: Option<(u8, Instant)>,
+}
+
 /// The CTAPHID device state machine; `P` identifies a peer (a socket address, or `()`).
 #[derive(Debug)]
 pub struct Device<P> {
     info: DeviceInfo,
     next_channel: u32,
     incoming: Option<Incoming<P>>,
-    busy: Option<(ChannelId, P)>,
+    busy: Option<Busy<P>>,
     lock: Option<(ChannelId, Instant)>,
     transmits: VecDeque<Transmit<P>>,
 }
@@ -122,13 +161,18 @@ impl<P: Clone> Device<P> {
                     return None;
                 }
                 if cmd == command::INIT {
-                    self.init(peer, &packet, length);
-                    return None;
+                    return self.init(peer, &packet, length);
                 }
                 if cmd == command::CANCEL {
-                    // Never answered (CTAP §11.2.9.1.5); U2F requests finish at once,
-                    // so there is nothing pending to abort.
-                    return None;
+                    // Never answered (CTAP §11.2.9.1.5). Only a CBOR request waits
+                    // long enough to be cancelled; a half-received message on the
+                    // channel is abandoned too.
+                    self.incoming.take_if(|i| i.reassembly.channel() == channel);
+                    return self
+                        .busy
+                        .as_ref()
+                        .is_some_and(|b| b.channel == channel && b.command == command::CBOR)
+                        .then_some(Request::Cancel { channel });
                 }
                 if let Some((owner, _)) = self.lock
                     && owner != channel
@@ -167,11 +211,12 @@ impl<P: Clone> Device<P> {
         }
     }
 
-    /// Sends the applet's answer to the request pending on `channel` and frees
-    /// the device. An answer for a channel that was resynchronised meanwhile is dropped.
+    /// Sends the applet's answer to the request pending on `channel` (framed
+    /// with the request's command, MSG or CBOR) and frees the device. An
+    /// answer for a channel that was resynchronised meanwhile is dropped.
     pub fn respond(&mut self, channel: ChannelId, response: &[u8]) -> Result<(), FrameError> {
         match self.busy.take() {
-            Some((busy, peer)) if busy == channel => self.send(peer, channel, command::MSG, response),
+            Some(busy) if busy.channel == channel => self.send(busy.peer, channel, busy.command, response),
             other => {
                 self.busy = other;
                 tracing::debug!(%channel, "dropping a response nobody waits for");
@@ -181,16 +226,34 @@ impl<P: Clone> Device<P> {
     }
 
     /// Tells the host of the pending request that the device is still working
-    /// (status 1) or waiting for the user (status 2).
-    pub fn keepalive(&mut self, status: u8) {
-        if let Some((channel, peer)) = self.busy.clone() {
-            // One byte always fits.
-            let _ = self.send(peer, channel, command::KEEPALIVE, &[status]);
+    /// (status 1) or waiting for the user (status 2), at once; for a CBOR
+    /// request, the KEEPALIVEs every [`KEEPALIVE_INTERVAL`] carry `status` from now on.
+    pub fn keepalive(&mut self, now: Instant, status: u8) {
+        let Some(busy) = self.busy.as_mut() else { return };
+        if let Some(keepalive) = busy.keepalive.as_mut() {
+            *keepalive = (status, now + KEEPALIVE_INTERVAL);
         }
+        let (channel, peer) = (busy.channel, busy.peer.clone());
+        // One byte always fits.
+        let _ = self.send(peer, channel, command::KEEPALIVE, &[status]);
     }
 
-    /// Expires an incomplete message (answering MSG_TIMEOUT) and a LOCK whose time is up.
+    /// Expires an incomplete message (answering MSG_TIMEOUT) and a LOCK whose
+    /// time is up, and sends the pending CBOR request's KEEPALIVE when due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(busy) = self.busy.as_mut()
+            && let Some((status, next)) = busy.keepalive.as_mut()
+            && now >= *next
+        {
+            // Keep the cadence, but owe no burst after a late wake-up.
+            *next = if now >= *next + KEEPALIVE_INTERVAL {
+                now + KEEPALIVE_INTERVAL
+            } else {
+                *next + KEEPALIVE_INTERVAL
+            };
+            let (status, channel, peer) = (*status, busy.channel, busy.peer.clone());
+            let _ = self.send(peer, channel, command::KEEPALIVE, &[status]);
+        }
         if let Some(incoming) = &self.incoming
             && now > incoming.reassembly.deadline()
         {
@@ -210,10 +273,8 @@ impl<P: Clone> Device<P> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let message = self.incoming.as_ref().map(|i| i.reassembly.deadline());
         let lock = self.lock.map(|(_, until)| until);
-        match (message, lock) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let keepalive = self.busy.as_ref().and_then(|b| b.keepalive).map(|(_, next)| next);
+        [message, lock, keepalive].into_iter().flatten().min()
     }
 
     /// The next report to send.
@@ -247,12 +308,15 @@ impl<P: Clone> Device<P> {
         }
     }
 
-    fn init(&mut self, peer: P, packet: &Packet<'_>, length: u16) {
-        let Packet::Init { channel, data, .. } = *packet else { return };
+    /// Answers INIT; a resynchronised channel's pending CBOR request comes
+    /// back as [`Request::Cancel`] so the layer above stops working on it.
+    fn init(&mut self, peer: P, packet: &Packet<'_>, length: u16) -> Option<Request<P>> {
+        let Packet::Init { channel, data, .. } = *packet else { return None };
         if usize::from(length) != 8 {
             self.error(peer, channel, error_code::INVALID_LEN);
-            return;
+            return None;
         }
+        let mut abandoned = None;
         let assigned = if channel == ChannelId::BROADCAST {
             let id = ChannelId(self.next_channel);
             // Wrapping would hand out the broadcast id; start over instead.
@@ -261,7 +325,11 @@ impl<P: Clone> Device<P> {
         } else {
             // Resynchronise: whatever this channel had going is abandoned.
             self.incoming.take_if(|i| i.reassembly.channel() == channel);
-            self.busy.take_if(|(busy, _)| *busy == channel);
+            if let Some(busy) = self.busy.take_if(|b| b.channel == channel)
+                && busy.command == command::CBOR
+            {
+                abandoned = Some(Request::Cancel { channel });
+            }
             channel
         };
         let mut reply = [0u8; 17];
@@ -272,6 +340,7 @@ impl<P: Clone> Device<P> {
         reply[13..16].copy_from_slice(&[major, minor, build]);
         reply[16] = self.info.capabilities;
         let _ = self.send(peer, channel, command::INIT, &reply);
+        abandoned
     }
 
     fn dispatch(&mut self, now: Instant, peer: P, message: Message) -> Option<Request<P>> {
@@ -281,9 +350,14 @@ impl<P: Clone> Device<P> {
                 let _ = self.send(peer, channel, command::PING, &payload);
                 None
             }
-            command::MSG => {
-                self.busy = Some((channel, peer.clone()));
+            command::MSG if self.info.capabilities & capability::NMSG == 0 => {
+                self.busy = Some(Busy { channel, peer: peer.clone(), command: cmd, keepalive: None });
                 Some(Request::Msg { channel, peer, apdu: payload })
+            }
+            command::CBOR if self.info.capabilities & capability::CBOR != 0 => {
+                let keepalive = Some((crate::ctap2::keepalive::PROCESSING, now + KEEPALIVE_INTERVAL));
+                self.busy = Some(Busy { channel, peer: peer.clone(), command: cmd, keepalive });
+                Some(Request::Cbor { channel, peer, payload })
             }
             command::WINK if payload.is_empty() => {
                 let _ = self.send(peer, channel, command::WINK, &[]);

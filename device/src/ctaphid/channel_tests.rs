@@ -235,6 +235,139 @@ fn lock_holds_other_channels_off_until_it_expires() {
     assert_eq!(replies(&mut dev, 2)[0].payload, b"y");
 }
 
+/// A device with the capabilities of a FIDO2 key with U2F on.
+fn fido2_device() -> Device<Peer> {
+    Device::new(DeviceInfo { version: (0, 1, 0), capabilities: capability::WINK | capability::CBOR })
+}
+
+fn keepalive_statuses(messages: &[Message]) -> Vec<u8> {
+    messages
+        .iter()
+        .map(|m| {
+            assert_eq!(m.command, command::KEEPALIVE, "{messages:?}");
+            m.payload[0]
+        })
+        .collect()
+}
+
+#[test]
+fn capabilities_decide_which_of_msg_and_cbor_are_taken() {
+    let now = Instant::now();
+    let ctap2_only = DeviceInfo {
+        version: (0, 1, 0),
+        capabilities: capability::WINK | capability::CBOR | capability::NMSG,
+    };
+    let mut dev = Device::new(ctap2_only);
+    let cid = allocate(&mut dev, now, 1);
+    assert!(send(&mut dev, now, 1, cid, command::MSG, &[0, 3, 0, 0]).is_none());
+    assert_eq!(error_of(&replies(&mut dev, 1)), error_code::INVALID_CMD);
+    let request = send(&mut dev, now, 1, cid, command::CBOR, &[4]);
+    assert_eq!(request, Some(Request::Cbor { channel: cid, peer: 1, payload: vec![4] }));
+
+    let mut u2f = Device::new(DeviceInfo::default());
+    let cid = allocate(&mut u2f, now, 1);
+    assert!(send(&mut u2f, now, 1, cid, command::CBOR, &[4]).is_none());
+    assert_eq!(error_of(&replies(&mut u2f, 1)), error_code::INVALID_CMD);
+}
+
+#[test]
+fn a_cbor_answer_is_framed_as_cbor_and_a_msg_answer_as_msg() {
+    let now = Instant::now();
+    let mut dev = fido2_device();
+    let cid = allocate(&mut dev, now, 1);
+    let payload: Vec<u8> = (0..300).map(|i| i as u8).collect();
+    assert!(matches!(send(&mut dev, now, 1, cid, command::CBOR, &payload), Some(Request::Cbor { .. })));
+    dev.respond(cid, &[0, 0xa0]).unwrap();
+    assert_eq!(
+        replies(&mut dev, 1),
+        vec![Message { channel: cid, command: command::CBOR, payload: vec![0, 0xa0] }]
+    );
+    assert!(matches!(send(&mut dev, now, 1, cid, command::MSG, &[0, 3, 0, 0]), Some(Request::Msg { .. })));
+    dev.respond(cid, &[0x90, 0]).unwrap();
+    assert_eq!(replies(&mut dev, 1)[0].command, command::MSG);
+    assert_eq!(dev.poll_timeout(), None, "no keepalive once answered");
+}
+
+#[test]
+fn a_waiting_cbor_request_hears_keepalive_every_100_ms_with_the_status_asked_for() {
+    let t0 = Instant::now();
+    let mut dev = fido2_device();
+    let cid = allocate(&mut dev, t0, 1);
+    send(&mut dev, t0, 1, cid, command::CBOR, &[1, 0xa0]).unwrap();
+    assert_eq!(dev.poll_timeout(), Some(t0 + KEEPALIVE_INTERVAL));
+    dev.handle_timeout(t0 + Duration::from_millis(99));
+    assert!(dev.poll_transmit().is_none(), "too early");
+    dev.handle_timeout(t0 + KEEPALIVE_INTERVAL);
+    assert_eq!(keepalive_statuses(&replies(&mut dev, 1)), [crate::ctap2::keepalive::PROCESSING]);
+    // The authenticator starts waiting for a touch: one at once, then every 100 ms.
+    let t1 = t0 + Duration::from_millis(150);
+    dev.keepalive(t1, crate::ctap2::keepalive::UP_NEEDED);
+    assert_eq!(keepalive_statuses(&replies(&mut dev, 1)), [crate::ctap2::keepalive::UP_NEEDED]);
+    assert_eq!(dev.poll_timeout(), Some(t1 + KEEPALIVE_INTERVAL));
+    for tick in 1..=5 {
+        dev.handle_timeout(t1 + KEEPALIVE_INTERVAL * tick);
+        assert_eq!(keepalive_statuses(&replies(&mut dev, 1)), [crate::ctap2::keepalive::UP_NEEDED]);
+    }
+    // A late wake-up sends one keepalive, not the backlog.
+    dev.handle_timeout(t1 + Duration::from_secs(3));
+    assert_eq!(replies(&mut dev, 1).len(), 1);
+    assert_eq!(dev.poll_timeout(), Some(t1 + Duration::from_secs(3) + KEEPALIVE_INTERVAL));
+    dev.respond(cid, &[0x27]).unwrap();
+    assert_eq!(replies(&mut dev, 1)[0].command, command::CBOR);
+    assert_eq!(dev.poll_timeout(), None);
+}
+
+#[test]
+fn other_channels_are_busy_while_a_cbor_request_waits() {
+    let now = Instant::now();
+    let mut dev = fido2_device();
+    let a = allocate(&mut dev, now, 1);
+    let b = allocate(&mut dev, now, 2);
+    send(&mut dev, now, 1, a, command::CBOR, &[2, 0xa0]).unwrap();
+    for cmd in [command::PING, command::CBOR, command::MSG, command::WINK] {
+        assert!(send(&mut dev, now, 2, b, cmd, &[]).is_none());
+        assert_eq!(error_of(&replies(&mut dev, 2)), error_code::CHANNEL_BUSY, "command {cmd:#x}");
+    }
+    // CANCEL from another channel neither cancels nor gets an answer.
+    assert!(send(&mut dev, now, 2, b, command::CANCEL, &[]).is_none());
+    assert!(dev.poll_transmit().is_none());
+    // A new host can still get a channel.
+    allocate(&mut dev, now, 3);
+    dev.respond(a, &[0]).unwrap();
+    assert_eq!(replies(&mut dev, 1)[0].command, command::CBOR);
+    send(&mut dev, now, 2, b, command::PING, b"free");
+    assert_eq!(replies(&mut dev, 2)[0].payload, b"free");
+}
+
+#[test]
+fn cancel_from_the_owner_reaches_the_authenticator_which_answers_the_request() {
+    let now = Instant::now();
+    let mut dev = fido2_device();
+    let cid = allocate(&mut dev, now, 1);
+    send(&mut dev, now, 1, cid, command::CBOR, &[2, 0xa0]).unwrap();
+    assert_eq!(send(&mut dev, now, 1, cid, command::CANCEL, &[]), Some(Request::Cancel { channel: cid }));
+    assert!(dev.poll_transmit().is_none(), "CANCEL itself is never answered");
+    dev.respond(cid, &[crate::ctap2::Status::KEEPALIVE_CANCEL.0]).unwrap();
+    let reply = replies(&mut dev, 1);
+    assert_eq!((reply[0].command, reply[0].payload.as_slice()), (command::CBOR, &[0x2d][..]));
+    // Nothing pending any more: a second CANCEL is a no-op.
+    assert!(send(&mut dev, now, 1, cid, command::CANCEL, &[]).is_none());
+}
+
+#[test]
+fn a_resync_abandons_the_pending_cbor_request() {
+    let now = Instant::now();
+    let mut dev = fido2_device();
+    let cid = allocate(&mut dev, now, 1);
+    send(&mut dev, now, 1, cid, command::CBOR, &[2, 0xa0]).unwrap();
+    assert_eq!(send(&mut dev, now, 1, cid, command::INIT, &[5; 8]), Some(Request::Cancel { channel: cid }));
+    assert_eq!(replies(&mut dev, 1)[0].command, command::INIT);
+    // The late answer goes nowhere, and no keepalive is left running.
+    dev.respond(cid, &[0x2d]).unwrap();
+    assert!(dev.poll_transmit().is_none());
+    assert_eq!(dev.poll_timeout(), None);
+}
+
 #[test]
 fn cancel_is_never_answered() {
     let now = Instant::now();
@@ -249,13 +382,16 @@ proptest! {
     fn arbitrary_reports_never_panic(reports in proptest::collection::vec(
         (any::<u8>(), proptest::collection::vec(any::<u8>(), 0..=70)), 0..40)) {
         let now = Instant::now();
-        let mut dev = Device::new(DeviceInfo::default());
+        let mut dev = fido2_device();
         for (peer, mut report) in reports {
             // Steer some reports onto the broadcast and the first channels.
             if report.len() >= 4 && peer % 3 == 0 { report[..4].copy_from_slice(&[0xff; 4]); }
             if report.len() >= 4 && peer % 3 == 1 { report[..4].copy_from_slice(&1u32.to_be_bytes()); }
-            if let Some(Request::Msg { channel, .. }) = dev.handle_report(now, peer, &report) {
-                dev.respond(channel, &[0x90, 0x00]).unwrap();
+            match dev.handle_report(now, peer, &report) {
+                Some(Request::Msg { channel, .. } | Request::Cbor { channel, .. } | Request::Cancel { channel }) => {
+                    dev.respond(channel, &[0x90, 0x00]).unwrap();
+                }
+                _ => {}
             }
             while dev.poll_transmit().is_some() {}
         }

@@ -14,7 +14,7 @@ pub mod host;
 
 use std::fmt;
 
-pub use channel::{Device, DeviceInfo, Request, Transmit};
+pub use channel::{Device, DeviceInfo, KEEPALIVE_INTERVAL, Request, Transmit};
 pub use frame::{CONT_DATA_SIZE, Fragments, FrameError, INIT_DATA_SIZE, MAX_PAYLOAD, Packet, Reassembly};
 
 /// Size of one CTAPHID report, without the HID report-id byte.
@@ -60,7 +60,7 @@ pub mod command {
     pub const INIT: u8 = 0x06;
     /// Make the device blink so the user can tell which key it is.
     pub const WINK: u8 = 0x08;
-    /// A CTAP2 CBOR request (not offered by the U2F-only soft token).
+    /// A CTAP2 CBOR request and its response.
     pub const CBOR: u8 = 0x10;
     /// Abort the pending request on this channel; never answered.
     pub const CANCEL: u8 = 0x11;
@@ -96,6 +96,6 @@ pub mod capability {
     pub const WINK: u8 = 0x01;
     /// The device implements CBOR (CTAP2).
     pub const CBOR: u8 = 0x04;
-    /// The device does NOT implement MSG (CTAP1); never set by the soft token.
+    /// The device does NOT implement MSG (CTAP1): a CTAP2-only key.
     pub const NMSG: u8 = 0x08;
 }

@@ -90,7 +90,10 @@ impl<P: Clone> SoftToken<P> {
         match self.device.handle_report(now, peer, report) {
             Some(Request::Msg { channel, apdu, .. }) => self.message(rng, channel, &apdu),
             Some(Request::Wink { channel }) => tracing::info!(%channel, "wink"),
-            None => {}
+            Some(Request::Cbor { channel, .. }) => {
+                let _ = self.device.respond(channel, &[crate::ctap2::Status::INVALID_COMMAND.0]);
+            }
+            Some(Request::Cancel { .. }) | None => {}
         }
     }
 
