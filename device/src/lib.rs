@@ -8,6 +8,7 @@
 //! those cores.
 
 pub mod client;
+pub mod ctap2;
 pub mod ctaphid;
 
 /// Size of one CTAPHID report on the wire, without the HID report-id byte.
