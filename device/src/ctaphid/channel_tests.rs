@@ -387,11 +387,10 @@ proptest! {
             // Steer some reports onto the broadcast and the first channels.
             if report.len() >= 4 && peer % 3 == 0 { report[..4].copy_from_slice(&[0xff; 4]); }
             if report.len() >= 4 && peer % 3 == 1 { report[..4].copy_from_slice(&1u32.to_be_bytes()); }
-            match dev.handle_report(now, peer, &report) {
-                Some(Request::Msg { channel, .. } | Request::Cbor { channel, .. } | Request::Cancel { channel }) => {
-                    dev.respond(channel, &[0x90, 0x00]).unwrap();
-                }
-                _ => {}
+            if let Some(Request::Msg { channel, .. } | Request::Cbor { channel, .. } | Request::Cancel { channel }) =
+                dev.handle_report(now, peer, &report)
+            {
+                dev.respond(channel, &[0x90, 0x00]).unwrap();
             }
             while dev.poll_transmit().is_some() {}
         }

@@ -12,7 +12,7 @@ use rand::CryptoRng;
 
 use super::credential::find_key;
 use super::keyhandle::{AppParam, KeyWrap, random_signing_key};
-use super::state::{StateError, TokenState};
+use super::state::{Secret, StateError, TokenState};
 use crate::u2f::status::response;
 use crate::u2f::{CommandApdu, StatusWord, auth_control, ins};
 
@@ -75,6 +75,42 @@ impl Applet {
         self.approved
     }
 
+    /// Presence for one request: at once when automatic, else the waiting
+    /// approval, if any (shared with the CTAP2 authenticator, so a touch
+    /// counts once whichever protocol asks).
+    pub(crate) fn take_presence(&mut self) -> bool {
+        match self.presence {
+            Presence::Auto => true,
+            Presence::Manual => std::mem::take(&mut self.approved),
+        }
+    }
+
+    /// The state, for the CTAP2 authenticator, which hands out counter values
+    /// from the same counter (and says when to persist, like [`Reply`]).
+    pub(crate) fn state_mut(&mut self) -> &mut TokenState {
+        &mut self.state
+    }
+
+    /// The key-handle sealer, so CTAP2 credential ids are U2F key handles.
+    pub(crate) fn key_wrap(&self) -> &KeyWrap {
+        &self.wrap
+    }
+
+    /// The key that signs registrations and packed attestations.
+    pub(crate) fn attestation_key(&self) -> &SigningKey {
+        &self.attestation_key
+    }
+
+    /// Forgets every credential: a new master key (so no key handle made so
+    /// far opens again) and no imported credentials. The counter stays, so
+    /// relying parties never see it go back.
+    pub(crate) fn reset(&mut self, master_key: Secret) -> Result<(), StateError> {
+        self.wrap = KeyWrap::new(master_key.expose())?;
+        self.state.master_key = master_key;
+        self.state.credentials.clear();
+        Ok(())
+    }
+
     /// Answers one command APDU.
     pub fn handle_apdu(&mut self, rng: &mut impl CryptoRng, apdu: &[u8]) -> Reply {
         let apdu = match CommandApdu::parse(apdu) {
@@ -95,13 +131,6 @@ impl Applet {
             ins::REGISTER => self.register(rng, &apdu.data),
             ins::AUTHENTICATE => self.authenticate(apdu.p1, &apdu.data),
             _ => Reply::status(StatusWord::INS_NOT_SUPPORTED),
-        }
-    }
-
-    fn take_presence(&mut self) -> bool {
-        match self.presence {
-            Presence::Auto => true,
-            Presence::Manual => std::mem::take(&mut self.approved),
         }
     }
 
