@@ -149,7 +149,7 @@ fn waiting_for_presence_times_out_and_cancels() {
     let mut u2f = client(served.spec.open().unwrap());
     let app = app_param("localhost");
     let started = Instant::now();
-    let wait = Wait { deadline: Some(started + Duration::from_millis(600)), cancel: None };
+    let wait = Wait { deadline: Some(started + Duration::from_millis(600)), ..Wait::default() };
     assert!(matches!(u2f.register(&[1; 32], &app, wait), Err(ClientError::Timeout)));
     assert!(started.elapsed() < Duration::from_secs(2));
 
@@ -159,7 +159,7 @@ fn waiting_for_presence_times_out_and_cancels() {
         std::thread::sleep(Duration::from_millis(300));
         flag.store(true, std::sync::atomic::Ordering::SeqCst);
     });
-    let wait = Wait { deadline: None, cancel: Some(&cancel) };
+    let wait = Wait { cancel: Some(&cancel), ..Wait::default() };
     assert!(matches!(u2f.register(&[1; 32], &app, wait), Err(ClientError::Cancelled)));
     u2f.hid().cancel().unwrap();
     assert_eq!(u2f.version().unwrap(), "U2F_V2", "the session still works after cancelling");
@@ -290,7 +290,7 @@ fn giving_up_on_a_ctap2_capable_key_sends_ctaphid_cancel() {
     let device = Scripted::new(cid, replies);
     let sent = Arc::clone(&device.sent);
     let mut u2f = U2fClient::new(CtapHidClient::open(device, &mut UnwrapErr(SysRng)).unwrap());
-    let wait = Wait { deadline: Some(Instant::now()), cancel: None };
+    let wait = Wait { deadline: Some(Instant::now()), ..Wait::default() };
     assert!(matches!(u2f.register(&[1; 32], &[2; 32], wait), Err(ClientError::Timeout)));
     assert_eq!(*sent.lock().unwrap(), [command::INIT, command::MSG, command::CANCEL]);
 }
@@ -306,7 +306,7 @@ fn giving_up_on_a_u2f_only_key_sends_nothing_more() {
     let sent = Arc::clone(&device.sent);
     let mut u2f = U2fClient::new(CtapHidClient::open(device, &mut UnwrapErr(SysRng)).unwrap());
     assert_eq!(u2f.hid().info().capabilities & 0x04, 0);
-    let wait = Wait { deadline: Some(Instant::now()), cancel: None };
+    let wait = Wait { deadline: Some(Instant::now()), ..Wait::default() };
     assert!(matches!(u2f.register(&[1; 32], &[2; 32], wait), Err(ClientError::Timeout)));
     assert_eq!(*sent.lock().unwrap(), [command::INIT, command::MSG]);
 }

@@ -1,19 +1,26 @@
 //! CTAPHID requests over a connection: INIT with a fresh nonce, then
 //! exchanges on the allocated channel, retrying with backoff while the device
-//! is busy with another host.
+//! is busy with another host. A CTAP2 request that waits for the user is
+//! stopped the way the specification asks: CTAPHID CANCEL, then the
+//! request's own answer (KEEPALIVE_CANCEL) read off the channel.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::CryptoRng;
 
-use super::ClientError;
+use super::{ClientError, Wait};
+use crate::ctap2::keepalive;
 use crate::ctaphid::host::{Exchange, HostError, InitReply, RESPONSE_TIMEOUT, Step};
 use crate::ctaphid::{ChannelId, Fragments, command};
 use crate::transport::Connection;
 
 /// How long the client keeps retrying a device that answers CHANNEL_BUSY.
 const BUSY_LIMIT: Duration = Duration::from_secs(5);
+
+/// How long a key has, after CTAPHID CANCEL, to end the cancelled request
+/// with its answer before the client stops listening for it.
+pub const CANCEL_GRACE: Duration = Duration::from_millis(500);
 
 /// A CTAPHID session with one device.
 #[derive(Debug)]
@@ -45,18 +52,24 @@ impl<C: Connection> CtapHidClient<C> {
         payload: &[u8],
         cancel: Option<&AtomicBool>,
     ) -> Result<Vec<u8>, ClientError> {
-        let started = Instant::now();
-        let mut backoff = Duration::from_millis(10);
-        loop {
-            match exchange(&mut self.connection, self.info.channel, cmd, payload, None, cancel) {
-                Err(ClientError::Host(HostError::Busy)) if started.elapsed() < BUSY_LIMIT => {
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_millis(250));
-                }
-                Err(ClientError::Host(HostError::Busy)) => return Err(ClientError::Busy),
-                other => return other,
+        let channel = self.info.channel;
+        retry_busy(|| exchange(&mut self.connection, channel, cmd, payload, None, cancel))
+    }
+
+    /// Sends a request the key may hold until the user touches it (a CTAP2
+    /// CBOR request) and returns the response payload. KEEPALIVE "user
+    /// presence needed" sets `wait.touch_needed`; when the caller cancels
+    /// or the deadline passes, the key gets CTAPHID CANCEL and the client
+    /// reads the request's answer (at most [`CANCEL_GRACE`]) so the channel
+    /// is clean for the next request, then returns `Cancelled` or `Timeout`.
+    pub fn call_waiting(&mut self, cmd: u8, payload: &[u8], wait: Wait<'_>) -> Result<Vec<u8>, ClientError> {
+        let channel = self.info.channel;
+        retry_busy(|| {
+            if wait.cancelled() {
+                return Err(ClientError::Cancelled);
             }
-        }
+            exchange_waiting(&mut self.connection, channel, cmd, payload, wait)
+        })
     }
 
     /// Echoes `data` through the device.
@@ -72,9 +85,7 @@ impl<C: Connection> CtapHidClient<C> {
     /// Tells a CTAP2 device to stop waiting for the user; no reply is awaited,
     /// and whatever the device still sends is drained.
     pub fn cancel(&mut self) -> Result<(), ClientError> {
-        for report in Fragments::new(self.info.channel, command::CANCEL, &[]).map_err(HostError::from)? {
-            self.connection.write_report(&report)?;
-        }
+        send_cancel(&mut self.connection, self.info.channel)?;
         let until = Instant::now() + Duration::from_millis(100);
         while let Some(left) = until.checked_duration_since(Instant::now()) {
             if self.connection.read_report(left)?.is_none() {
@@ -82,6 +93,91 @@ impl<C: Connection> CtapHidClient<C> {
             }
         }
         Ok(())
+    }
+}
+
+/// Runs `attempt` again, with backoff, while the device answers CHANNEL_BUSY.
+fn retry_busy(mut attempt: impl FnMut() -> Result<Vec<u8>, ClientError>) -> Result<Vec<u8>, ClientError> {
+    let started = Instant::now();
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        match attempt() {
+            Err(ClientError::Host(HostError::Busy)) if started.elapsed() < BUSY_LIMIT => {
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_millis(250));
+            }
+            Err(ClientError::Host(HostError::Busy)) => return Err(ClientError::Busy),
+            other => return other,
+        }
+    }
+}
+
+fn send_cancel<C: Connection>(connection: &mut C, channel: ChannelId) -> Result<(), ClientError> {
+    for report in Fragments::new(channel, command::CANCEL, &[]).map_err(HostError::from)? {
+        connection.write_report(&report)?;
+    }
+    Ok(())
+}
+
+/// One exchange that the caller may stop while the key waits for the user;
+/// see [`CtapHidClient::call_waiting`].
+fn exchange_waiting<C: Connection>(
+    connection: &mut C,
+    channel: ChannelId,
+    cmd: u8,
+    payload: &[u8],
+    wait: Wait<'_>,
+) -> Result<Vec<u8>, ClientError> {
+    let (mut exchange, reports) = Exchange::new(channel, cmd, payload).map_err(HostError::from)?;
+    for report in &reports {
+        connection.write_report(report)?;
+    }
+    // The key must speak at least every RESPONSE_TIMEOUT (KEEPALIVE while it waits).
+    let mut silent_until = Instant::now() + RESPONSE_TIMEOUT;
+    // Once stopping: why, and until when the cancelled request's answer is awaited.
+    let mut stopping: Option<(fn() -> ClientError, Instant)> = None;
+    loop {
+        let now = Instant::now();
+        if stopping.is_none() {
+            let reason: Option<fn() -> ClientError> = if wait.cancelled() {
+                Some(|| ClientError::Cancelled)
+            } else if wait.expired(now) {
+                Some(|| ClientError::Timeout)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                tracing::debug!("sending CTAPHID CANCEL");
+                send_cancel(connection, channel)?;
+                stopping = Some((reason, now + CANCEL_GRACE));
+            }
+        }
+        let until = match stopping {
+            Some((_, grace)) => grace.min(silent_until),
+            None => wait.deadline.map_or(silent_until, |d| d.min(silent_until)),
+        };
+        let Some(left) = until.checked_duration_since(now).filter(|d| !d.is_zero()) else {
+            match stopping {
+                Some((reason, _)) => return Err(reason()),
+                None if now >= silent_until => return Err(ClientError::NoResponse),
+                None => continue, // the deadline: CANCEL goes out on the next turn
+            }
+        };
+        let Some(report) = connection.read_report(left.min(Duration::from_millis(100)))? else { continue };
+        let step = exchange.handle_report(Instant::now(), &report);
+        match (step, stopping) {
+            // Whatever ends a cancelled request, the caller gave up on it.
+            (Ok(Step::Done(_)) | Err(_), Some((reason, _))) => return Err(reason()),
+            (Err(e), None) => return Err(e.into()),
+            (Ok(Step::Done(response)), None) => return Ok(response),
+            (Ok(Step::Keepalive(status)), _) => {
+                silent_until = Instant::now() + RESPONSE_TIMEOUT;
+                if status == keepalive::UP_NEEDED && stopping.is_none() {
+                    wait.ask_for_touch();
+                }
+            }
+            (Ok(Step::Pending), _) => {}
+        }
     }
 }
 

@@ -21,6 +21,29 @@ pub struct Wait<'a> {
     pub deadline: Option<Instant>,
     /// Set to stop waiting (e.g. from a Ctrl-C handler).
     pub cancel: Option<&'a AtomicBool>,
+    /// Set by the client once the key waits for the user (U2F: the first
+    /// 6985; CTAP2: KEEPALIVE "user presence needed"), so a prompt shows
+    /// only when a touch is really what the key waits for.
+    pub touch_needed: Option<&'a AtomicBool>,
+}
+
+impl Wait<'_> {
+    /// Whether the caller asked to stop.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::SeqCst))
+    }
+
+    /// Whether the deadline has passed at `now`.
+    pub(crate) fn expired(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
+    }
+
+    /// Records that the key waits for a touch.
+    pub(crate) fn ask_for_touch(&self) {
+        if let Some(flag) = self.touch_needed {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 /// A parsed REGISTER response.
@@ -41,7 +64,7 @@ pub struct Registration {
 impl Registration {
     /// Splits a REGISTER response into its fields.
     pub fn parse(raw: &[u8]) -> Result<Registration, ClientError> {
-        let malformed = |what| ClientError::Malformed { what };
+        let malformed = |what: &'static str| ClientError::malformed(what);
         if raw.first() != Some(&0x05) {
             return Err(malformed("registration does not start with 0x05"));
         }
@@ -112,10 +135,10 @@ impl<C: Connection> U2fClient<C> {
         loop {
             let apdu = CommandApdu::new(ins, p1, 0, data.to_vec(), self.encoding)
                 .encode()
-                .map_err(|_| ClientError::Malformed { what: "request too long for an APDU" })?;
+                .map_err(|_| ClientError::malformed("request too long for an APDU"))?;
             let mut response = self.hid.call(command::MSG, &apdu, cancel)?;
             let status = StatusWord::from_response(&response)
-                .ok_or(ClientError::Malformed { what: "no status word" })?;
+                .ok_or_else(|| ClientError::malformed("no status word"))?;
             if status == StatusWord::WRONG_LENGTH && self.encoding == Encoding::Extended && data.len() <= 255
             {
                 tracing::debug!("device refused an extended APDU; using short ones");
@@ -156,7 +179,7 @@ impl<C: Connection> U2fClient<C> {
         loop {
             match self.apdu(ins, p1, data, wait.cancel)? {
                 (out, StatusWord::NO_ERROR) => return Ok(out),
-                (_, StatusWord::CONDITIONS_NOT_SATISFIED) => {}
+                (_, StatusWord::CONDITIONS_NOT_SATISFIED) => wait.ask_for_touch(),
                 (_, StatusWord::WRONG_DATA) => return Err(ClientError::UnknownKeyHandle),
                 (_, status) => return Err(ClientError::Status { ins, status }),
             }
@@ -166,7 +189,7 @@ impl<C: Connection> U2fClient<C> {
                 return Err(ClientError::Timeout);
             }
             while Instant::now() < next {
-                if wait.cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+                if wait.cancelled() {
                     self.abandon();
                     return Err(ClientError::Cancelled);
                 }
@@ -203,7 +226,7 @@ impl<C: Connection> U2fClient<C> {
         };
         let raw = self.with_presence(ins::AUTHENTICATE, p1, &auth_data(challenge, app, key_handle)?, wait)?;
         let [flags, a, b, c, d, signature @ ..] = raw.as_slice() else {
-            return Err(ClientError::Malformed { what: "authentication response cut short" });
+            return Err(ClientError::malformed("authentication response cut short"));
         };
         Ok(Authentication {
             flags: *flags,
@@ -229,7 +252,7 @@ impl<C: Connection> U2fClient<C> {
 }
 
 fn auth_data(challenge: &[u8; 32], app: &[u8; 32], key_handle: &[u8]) -> Result<Vec<u8>, ClientError> {
-    let len = u8::try_from(key_handle.len())
-        .map_err(|_| ClientError::Malformed { what: "key handle over 255 bytes" })?;
+    let len =
+        u8::try_from(key_handle.len()).map_err(|_| ClientError::malformed("key handle over 255 bytes"))?;
     Ok([&challenge[..], &app[..], &[len], key_handle].concat())
 }
