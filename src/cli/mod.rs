@@ -48,6 +48,17 @@ pub(crate) enum Command {
     #[command(subcommand)]
     App(app::AppCommand),
     /// Enroll and manage your security keys against a running server.
+    ///
+    /// Which protocol is used (--protocol, default auto): a key that announces
+    /// CTAP2 (FIDO2: the CBOR capability of its CTAPHID INIT reply) is spoken to
+    /// over CTAP2, through the server's WebAuthn endpoints, with the
+    /// clientDataJSON built from --server's origin; a U2F-only key over U2F
+    /// (CTAP1), through the U2F endpoints. A key registered over one protocol
+    /// signs in over the other. --protocol u2f or ctap2 forces one, and is
+    /// refused by a key that lacks it (a FIDO2-only key, one with U2F switched
+    /// off, or a U2F-only key). The touch prompt shows when the key asks for
+    /// a touch; --timeout and Ctrl-C stop the wait (a CTAP2 key gets CTAPHID
+    /// CANCEL).
     #[command(subcommand)]
     Key(key::KeyCommand),
     /// List FIDO security keys connected over USB.

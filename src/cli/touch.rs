@@ -1,9 +1,10 @@
 //! The wait for a touch, as every command that needs one shows it: a spinner
-//! "Touch your security key…" on the terminal while the U2F client polls,
-//! Ctrl-C to stop (exit 130, "cancelled"), `--timeout` to give up ("timed out
-//! waiting for touch"). U2F leaves nothing pending on the key, so stopping
-//! the poll is enough; a CTAP2-capable key also gets CTAPHID CANCEL from the
-//! caller's client (`CtapHidClient::cancel`).
+//! "Touch your security key…" on the terminal once the key asks for a touch
+//! (U2F: its first "conditions not satisfied"; CTAP2: KEEPALIVE "user
+//! presence needed"), Ctrl-C to stop (exit 130, "cancelled"), `--timeout` to
+//! give up ("timed out waiting for touch"). U2F leaves nothing pending on the
+//! key, so stopping the poll is enough; a CTAP2 request, or a CTAP2-capable
+//! key polled over U2F, gets CTAPHID CANCEL from the client.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,8 +19,9 @@ use super::CliError;
 /// What the spinner says.
 pub(crate) const PROMPT: &str = "Touch your security key…";
 
-/// Runs `op` (a blocking U2F request that polls for presence) behind the
-/// spinner, stopping on Ctrl-C or after `timeout`.
+/// Runs `op` (a blocking U2F or CTAP2 request that waits for presence),
+/// showing the spinner once the key asks for a touch, stopping on Ctrl-C
+/// or after `timeout`.
 pub async fn wait_for_touch<T, F>(timeout: Option<Duration>, op: F) -> Result<T, CliError>
 where
     T: Send + 'static,
@@ -53,25 +55,31 @@ where
     T: Send + 'static,
     F: FnOnce(Wait<'_>) -> Result<T, ClientError> + Send + 'static,
 {
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_style(
-        ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    spinner.set_message(PROMPT);
-    spinner.enable_steady_tick(Duration::from_millis(100));
-
     let flag = Arc::new(AtomicBool::new(false));
-    let worker_flag = Arc::clone(&flag);
+    let asked = Arc::new(AtomicBool::new(false));
+    let (worker_flag, worker_asked) = (Arc::clone(&flag), Arc::clone(&asked));
     let deadline = timeout.map(|t| Instant::now() + t);
-    let mut worker = tokio::task::spawn_blocking(move || op(Wait { deadline, cancel: Some(&worker_flag) }));
-    let outcome = tokio::select! {
-        joined = &mut worker => joined,
-        () = cancelled => {
-            flag.store(true, Ordering::SeqCst);
-            worker.await
+    let mut worker = tokio::task::spawn_blocking(move || {
+        op(Wait { deadline, cancel: Some(&worker_flag), touch_needed: Some(&worker_asked) })
+    });
+    // The prompt shows once the key says it waits for a touch.
+    let mut spinner: Option<ProgressBar> = None;
+    let mut look = tokio::time::interval(Duration::from_millis(50));
+    let mut cancelled = std::pin::pin!(cancelled);
+    let outcome = loop {
+        tokio::select! {
+            joined = &mut worker => break joined,
+            () = &mut cancelled, if !flag.load(Ordering::SeqCst) => flag.store(true, Ordering::SeqCst),
+            _ = look.tick(), if spinner.is_none() => {
+                if asked.load(Ordering::SeqCst) {
+                    spinner = Some(prompt());
+                }
+            }
         }
     };
-    spinner.finish_and_clear();
+    if let Some(spinner) = spinner {
+        spinner.finish_and_clear();
+    }
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(ClientError::Cancelled)) => Err(CliError::cancelled()),
@@ -79,4 +87,15 @@ where
         Ok(Err(e)) => Err(CliError::other(e.to_string())),
         Err(e) => Err(CliError::other(format!("the device request failed: {e}"))),
     }
+}
+
+/// The spinner, drawn on standard error (hidden when it is not a terminal).
+fn prompt() -> ProgressBar {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    spinner.set_message(PROMPT);
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    spinner
 }

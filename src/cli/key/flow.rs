@@ -3,18 +3,17 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use keygate_device::client::{Authentication, CtapHidClient, Registration, U2fClient};
-use rand::rand_core::UnwrapErr;
-use rand::rngs::SysRng;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::KeyServerArgs;
 use super::client::ApiClient;
+use super::ctap2::{AssertionRequest, CreationRequest};
+use super::protocol::{self, Protocol, Speaks};
+use super::u2f::{RegisterRequest, SignRequest};
 use crate::cli::CliError;
 use crate::cli::common::format_time;
-use crate::cli::touch::wait_for_touch;
 
 /// A session and whether it may only enroll a first key.
 struct Login {
@@ -25,18 +24,26 @@ struct Login {
     device_used: bool,
 }
 
-fn b64(bytes: &[u8]) -> String {
+/// Base64url without padding, as every binary field of the API.
+pub(super) fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn unb64(field: &str, text: &str) -> Result<Vec<u8>, CliError> {
+/// Decodes a base64url field of the server's answer (padding tolerated).
+pub(super) fn unb64(field: &str, text: &str) -> Result<Vec<u8>, CliError> {
     URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))
         .map_err(|_| CliError::other(format!("the server sent a {field} that is not websafe base64")))
 }
 
-fn field<'a>(value: &'a Value, name: &str) -> Result<&'a str, CliError> {
+/// A text member of the server's answer, or an error naming it.
+pub(super) fn field<'a>(value: &'a Value, name: &str) -> Result<&'a str, CliError> {
     value[name].as_str().ok_or_else(|| CliError::other(format!("the server's answer lacks {name}")))
+}
+
+/// SHA-256, the hash of every clientData and application id.
+pub(super) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
 }
 
 async fn read_password(args: &KeyServerArgs) -> Result<String, CliError> {
@@ -57,55 +64,32 @@ async fn read_password(args: &KeyServerArgs) -> Result<String, CliError> {
     .map_err(|e| CliError::other(format!("password prompt failed: {e}")))?
 }
 
-/// U2F clientData as the FIDO JavaScript API builds it.
-fn client_data(typ: &str, challenge: &str, origin: &str) -> Vec<u8> {
-    json!({ "typ": typ, "challenge": challenge, "origin": origin }).to_string().into_bytes()
-}
-
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
-}
-
-fn handles(value: &Value) -> Result<Vec<Vec<u8>>, CliError> {
-    value["registeredKeys"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|k| unb64("keyHandle", k["keyHandle"].as_str().unwrap_or("")))
-        .collect()
+/// A signed second factor: the finish request's body and the endpoint
+/// family it goes to (`u2f` or `webauthn`).
+struct Signed {
+    body: Value,
+    endpoint: &'static str,
 }
 
 /// Signs the pending second factor `start` (a login's, or a step-up's)
-/// with the key on `--device`, after checking that the server's `origin` and
-/// `appId` are the ones `--server` names; returns the body of the finish
-/// request. The key is opened only once the server passed that check.
-async fn sign_pending(api: &ApiClient, args: &KeyServerArgs, start: &Value) -> Result<Value, CliError> {
+/// with the key on `--device`, over U2F or CTAP2 as `--protocol` and the
+/// key decide. The server's `origin`, `appId` and WebAuthn `rpId` are
+/// checked against `--server` before the key is opened.
+async fn sign_pending(api: &ApiClient, args: &KeyServerArgs, start: &Value) -> Result<Signed, CliError> {
     api.check_origin(start)?;
-    let cd = client_data("navigator.id.getAssertion", field(start, "challenge")?, api.origin.as_str());
-    let app = sha256(field(start, "appId")?.as_bytes());
-    let challenge = sha256(&cd);
-    let known = handles(start)?;
-    let connection = args.device.open()?;
-    let signed: Option<(Vec<u8>, Authentication)> = wait_for_touch(args.device.timeout(), move |wait| {
-        let mut u2f = U2fClient::new(CtapHidClient::open(connection, &mut UnwrapErr(SysRng))?);
-        for handle in known {
-            if u2f.knows(&app, &handle)? {
-                let auth = u2f.authenticate(&challenge, &app, &handle, true, wait)?;
-                return Ok(Some((handle, auth)));
-            }
-        }
-        Ok(None)
+    let u2f = SignRequest::from_start(api, start)?;
+    // A server without WebAuthn options can still be answered over U2F.
+    let ctap2 = AssertionRequest::from_start(api, start);
+    if let Err(e) = &ctap2
+        && start["publicKey"].is_object()
+    {
+        return Err(CliError::other(e.to_string()));
+    }
+    let (hid, speaks) = protocol::open(args).await?;
+    Ok(match speaks {
+        Speaks::U2f => Signed { body: u2f.sign(hid, args).await?, endpoint: "u2f" },
+        Speaks::Ctap2 => Signed { body: ctap2?.sign(hid, args).await?, endpoint: "webauthn" },
     })
-    .await?;
-    let (handle, auth) =
-        signed.ok_or_else(|| CliError::other(format!("this key is not registered for {}", args.user)))?;
-    Ok(json!({
-        "login_id": field(start, "login_id")?,
-        "keyHandle": b64(&handle),
-        "signatureData": b64(&auth.raw),
-        "clientData": b64(&cd),
-    }))
 }
 
 /// Password, then (if the account has keys) a touch of the key.
@@ -128,8 +112,9 @@ async fn password_login(api: &ApiClient, args: &KeyServerArgs) -> Result<Login, 
             device_used: false,
         });
     }
-    let body = sign_pending(api, args, &start).await?;
-    let done = api.call(Method::POST, "/api/v1/login/u2f", None, Some(&body)).await?;
+    let signed = sign_pending(api, args, &start).await?;
+    let path = format!("/api/v1/login/{}", signed.endpoint);
+    let done = api.call(Method::POST, &path, None, Some(&signed.body)).await?;
     Ok(Login {
         token: field(&done, "session_token")?.to_owned(),
         expires_at: done["expires_at"].as_i64().unwrap_or(0),
@@ -156,13 +141,14 @@ async fn call_with_step_up(
     }
     eprintln!("The server asks for a touch of a key already registered for {} to confirm.", args.user);
     let start = api.call(Method::POST, "/api/v1/reauth", Some(token), None).await?;
-    let body_of_touch = sign_pending(api, args, &start).await.map_err(|e| {
+    let touch = sign_pending(api, args, &start).await.map_err(|e| {
         CliError::other(format!(
             "{e}; confirm with a registered key: run `keygate key login` with it and pass that session \
              with --session"
         ))
     })?;
-    api.call(Method::POST, "/api/v1/reauth/u2f", Some(token), Some(&body_of_touch)).await?;
+    let finish = format!("/api/v1/reauth/{}", touch.endpoint);
+    api.call(Method::POST, &finish, Some(token), Some(&touch.body)).await?;
     api.call(method, path, Some(token), body).await
 }
 
@@ -199,33 +185,8 @@ pub(super) async fn enroll(args: &KeyServerArgs, name: Option<&str>) -> Result<(
             args.user
         )));
     }
-    let start =
-        call_with_step_up(&api, args, Method::POST, "/api/v1/keys/register/start", &login.token, None)
-            .await?;
-    api.check_origin(&start)?;
-    let challenge = start["registerRequests"][0]["challenge"]
-        .as_str()
-        .ok_or_else(|| CliError::other("the server's answer lacks registerRequests[0].challenge"))?;
-    let cd = client_data("navigator.id.finishEnrollment", challenge, api.origin.as_str());
-    let app = sha256(field(&start, "appId")?.as_bytes());
-    let challenge_param = sha256(&cd);
-    let existing = handles(&start)?;
-    let connection = args.device.open()?;
-    let registered: Result<Registration, bool> = wait_for_touch(args.device.timeout(), move |wait| {
-        let mut u2f = U2fClient::new(CtapHidClient::open(connection, &mut UnwrapErr(SysRng))?);
-        for handle in existing {
-            if u2f.knows(&app, &handle)? {
-                return Ok(Err(true));
-            }
-        }
-        Ok(Ok(u2f.register(&challenge_param, &app, wait)?))
-    })
-    .await?;
-    let registration = registered
-        .map_err(|_| CliError::other(format!("this key is already registered for {}", args.user)))?;
     let label = name.map_or_else(|| format!("key {}", format_time(crate::clock::unix_now())), str::to_owned);
-    let body = json!({ "registrationData": b64(&registration.raw), "clientData": b64(&cd), "name": label });
-    let key = api.call(Method::POST, "/api/v1/keys/register/finish", Some(&login.token), Some(&body)).await?;
+    let key = register(&api, args, &login.token, &label).await?;
     println!("enrolled key {} ({})", field(&key, "id")?, field(&key, "name")?);
     if let Some(codes) = key["recovery_codes"].as_array() {
         println!("Recovery codes (each works once; store them somewhere safe, they are not shown again):");
@@ -234,6 +195,37 @@ pub(super) async fn enroll(args: &KeyServerArgs, name: Option<&str>) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Registers the key on `--device`: over CTAP2 through the WebAuthn
+/// endpoints, or over U2F. With `--protocol auto` the WebAuthn options are
+/// fetched (and their RP ID checked) before the key is opened, and a key
+/// without CTAP2 then gets the U2F request instead.
+async fn register(
+    api: &ApiClient,
+    args: &KeyServerArgs,
+    token: &str,
+    label: &str,
+) -> Result<Value, CliError> {
+    let step_up_post = |path| call_with_step_up(api, args, Method::POST, path, token, None);
+    let creation = match args.protocol {
+        Protocol::U2f => None,
+        Protocol::Auto | Protocol::Ctap2 => {
+            let start = step_up_post("/api/v1/keys/webauthn/register/start").await?;
+            Some(CreationRequest::from_start(api, &start)?)
+        }
+    };
+    let (hid, speaks) = protocol::open(args).await?;
+    if let (Speaks::Ctap2, Some(creation)) = (speaks, creation) {
+        let body = creation.register(hid, args, label).await?;
+        return api
+            .call(Method::POST, "/api/v1/keys/webauthn/register/finish", Some(token), Some(&body))
+            .await;
+    }
+    let start = step_up_post("/api/v1/keys/register/start").await?;
+    api.check_origin(&start)?;
+    let body = RegisterRequest::from_start(api, &start)?.register(hid, args, label).await?;
+    api.call(Method::POST, "/api/v1/keys/register/finish", Some(token), Some(&body)).await
 }
 
 async fn keys(api: &ApiClient, token: &str) -> Result<Vec<Value>, CliError> {

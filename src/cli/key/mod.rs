@@ -1,9 +1,15 @@
 //! `keygate key ...`: enroll and use security keys against a running server,
-//! through its JSON API (`/api/v1`), with the key on USB or a soft token.
+//! through its JSON API (`/api/v1`), with the key on USB or a soft token,
+//! over CTAP2 (FIDO2) when the key speaks it and U2F otherwise.
 
 mod client;
+mod ctap2;
 mod flow;
 mod origin;
+mod protocol;
+mod u2f;
+
+pub(crate) use protocol::Protocol;
 
 use clap::{Args, Subcommand};
 
@@ -44,6 +50,12 @@ pub(crate) struct KeyServerArgs {
     pub user: String,
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// What to speak to the key. auto: CTAP2 (FIDO2, through the server's
+    /// WebAuthn endpoints) when the key announces it, U2F otherwise; u2f:
+    /// always U2F (refused by a key with U2F switched off); ctap2: always
+    /// CTAP2 (refused by a U2F-only key).
+    #[arg(long, env = "KEYGATE_PROTOCOL", value_enum, default_value = "auto", value_name = "PROTOCOL")]
+    pub protocol: Protocol,
     /// Use this session (printed by `keygate key login`) instead of logging in.
     // Tokens are base64url: one in 64 starts with `-`.
     #[arg(

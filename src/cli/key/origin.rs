@@ -106,6 +106,17 @@ impl ServerOrigin {
         Ok(())
     }
 
+    /// Checks a WebAuthn RP ID the server asks the key to sign for (its
+    /// creation or request options carry no origin: the clientDataJSON
+    /// the CLI builds does): the same rule as [`ServerOrigin::check`]'s
+    /// `appId`.
+    pub(super) fn check_rp_id(&self, rp_id: &str) -> Result<(), OriginError> {
+        if !self.may_use_app_id(rp_id) {
+            return Err(OriginError::ForeignAppId { origin: self.origin.clone(), app_id: rp_id.to_owned() });
+        }
+        Ok(())
+    }
+
     fn may_use_app_id(&self, app_id: &str) -> bool {
         let app_id = app_id.to_ascii_lowercase();
         if app_id == self.host {
@@ -171,6 +182,17 @@ mod tests {
             Err(OriginError::ForeignAppId { .. })
         ));
         assert!(origin("http://localhost:8080").check("http://localhost:8080/", "localhost").is_ok());
+    }
+
+    #[test]
+    fn rp_ids_follow_the_app_id_rule() {
+        let server = origin("https://login.example.co.uk");
+        assert!(server.check_rp_id("example.co.uk").is_ok());
+        assert!(server.check_rp_id("login.example.co.uk").is_ok());
+        for bad in ["co.uk", "evil.example", "", "localhost"] {
+            assert!(matches!(server.check_rp_id(bad), Err(OriginError::ForeignAppId { .. })), "{bad}");
+        }
+        assert!(origin("http://127.0.0.1:9999").check_rp_id("localhost").is_err());
     }
 
     #[test]
