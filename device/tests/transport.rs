@@ -1,6 +1,6 @@
 //! The soft token behind its real drivers: in-process, UDP and Unix datagram
 //! sockets, with several hosts at once, driven by host code built from the
-//! same framing module a USB host uses.
+//! same framing module a USB host uses; over both U2F and CTAP2.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,11 +9,19 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use keygate_device::ctap2::authdata::AuthenticatorData;
+use keygate_device::ctap2::response::{self, GetInfo, MakeCredentialResponse};
+use keygate_device::ctap2::{
+    self, ES256, GetAssertion, MakeCredential, Options, RelyingParty, Request, Status, User, keepalive,
+};
 use keygate_device::ctaphid::frame::Message;
-use keygate_device::ctaphid::{ChannelId, Fragments, Packet, REPORT_SIZE, Reassembly, command, error_code};
+use keygate_device::ctaphid::{
+    ChannelId, Fragments, Packet, REPORT_SIZE, Reassembly, capability, command, error_code,
+};
 use keygate_device::soft::state::{Attestation, Secret};
-use keygate_device::soft::{Presence, SoftToken, TokenState};
+use keygate_device::soft::{Presence, Protocol, SoftToken, TokenState};
 use keygate_device::transport::{self, Control, MemoryLink, unix::UnixListener};
+use keygate_device::u2f::ins;
 use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
 
@@ -158,4 +166,122 @@ fn unix_socket_answers_each_host_at_its_own_path_and_replaces_a_stale_socket() {
     control.stop();
     server.join().unwrap().unwrap();
     assert!(!path.exists(), "the socket file is removed on shutdown");
+}
+
+/// Reads one whole message from the link.
+fn read_message(link: &mut MemoryLink) -> Option<Message> {
+    let first = link.read_report()?;
+    let mut r =
+        Reassembly::start(&Packet::parse(&first).unwrap(), Instant::now(), Duration::from_secs(5)).unwrap();
+    while !r.is_complete() {
+        r.push(&Packet::parse(&link.read_report().unwrap()).unwrap(), Instant::now()).unwrap();
+    }
+    Some(r.into_message())
+}
+
+fn write_message(link: &mut MemoryLink, channel: ChannelId, cmd: u8, payload: &[u8]) {
+    for report in Fragments::new(channel, cmd, payload).unwrap() {
+        link.write_report(&report);
+    }
+}
+
+fn init_link(link: &mut MemoryLink) -> (ChannelId, u8) {
+    write_message(link, ChannelId::BROADCAST, command::INIT, b"nonce!!!");
+    let reply = read_message(link).unwrap();
+    (ChannelId(u32::from_be_bytes(reply.payload[8..12].try_into().unwrap())), reply.payload[16])
+}
+
+fn make_credential_request() -> Vec<u8> {
+    Request::MakeCredential(MakeCredential {
+        client_data_hash: [1; 32],
+        rp: RelyingParty { id: "localhost".into(), name: None },
+        user: User { id: vec![7], name: None, display_name: None },
+        algorithms: vec![ES256],
+        exclude_list: vec![],
+        options: Options::default(),
+        pin_uv_auth_param: None,
+        pin_uv_auth_protocol: None,
+    })
+    .encode()
+}
+
+#[test]
+fn a_ctap2_request_waits_for_a_touch_with_keepalives_and_can_be_cancelled() {
+    let token = SoftToken::in_memory(state(), Presence::Manual).unwrap();
+    let mut link = MemoryLink::new(token);
+    let (cid, capabilities) = init_link(&mut link);
+    assert_eq!(capabilities, capability::WINK | capability::CBOR, "both protocols by default");
+
+    write_message(&mut link, cid, command::CBOR, &make_credential_request());
+    let keepalive = read_message(&mut link).unwrap();
+    assert_eq!(
+        (keepalive.command, keepalive.payload.as_slice()),
+        (command::KEEPALIVE, &[keepalive::UP_NEEDED][..])
+    );
+    assert!(read_message(&mut link).is_none(), "no answer before the touch");
+    link.token_mut().approve();
+    let answer = read_message(&mut link).unwrap();
+    assert_eq!(answer.command, command::CBOR);
+    let body = response::split_status(&answer.payload).unwrap();
+    let made = MakeCredentialResponse::parse(body).unwrap();
+    let credential_id = AuthenticatorData::parse(&made.auth_data).unwrap().attested.unwrap().credential_id;
+    assert_eq!(link.token_mut().state().counter, 1);
+
+    // The same credential over U2F needs no enrolment of its own; the counter goes on.
+    let length = (65 + credential_id.len()) as u16;
+    let mut apdu = vec![0, ins::AUTHENTICATE, 0x08, 0, 0];
+    apdu.extend_from_slice(&length.to_be_bytes());
+    apdu.extend_from_slice(&[0; 32]);
+    apdu.extend_from_slice(&keygate_device::soft::credential::app_param("localhost"));
+    apdu.push(credential_id.len() as u8);
+    apdu.extend_from_slice(&credential_id);
+    apdu.extend_from_slice(&[0, 0]);
+    write_message(&mut link, cid, command::MSG, &apdu);
+    let reply = read_message(&mut link).unwrap();
+    assert_eq!((reply.command, &reply.payload[reply.payload.len() - 2..]), (command::MSG, &[0x90, 0][..]));
+    assert_eq!(u32::from_be_bytes(reply.payload[1..5].try_into().unwrap()), 2);
+
+    // Cancelled while waiting: CANCEL itself gets no answer, the request gets KEEPALIVE_CANCEL.
+    let assertion = Request::GetAssertion(GetAssertion {
+        rp_id: "localhost".into(),
+        client_data_hash: [2; 32],
+        allow_list: vec![credential_id],
+        options: Options::default(),
+        pin_uv_auth_param: None,
+        pin_uv_auth_protocol: None,
+    });
+    write_message(&mut link, cid, command::CBOR, &assertion.encode());
+    assert_eq!(read_message(&mut link).unwrap().command, command::KEEPALIVE);
+    write_message(&mut link, cid, command::CANCEL, &[]);
+    let answer = read_message(&mut link).unwrap();
+    assert_eq!(
+        (answer.command, answer.payload.as_slice()),
+        (command::CBOR, &[Status::KEEPALIVE_CANCEL.0][..])
+    );
+    assert!(read_message(&mut link).is_none());
+    assert_eq!(link.token_mut().state().counter, 2, "a cancelled request hands out nothing");
+}
+
+#[test]
+fn a_ctap2_only_token_refuses_msg_and_a_u2f_token_refuses_cbor() {
+    let ctap2 = SoftToken::in_memory(state(), Presence::Auto).unwrap().with_protocol(Protocol::Ctap2);
+    let mut link = MemoryLink::new(ctap2);
+    let (cid, capabilities) = init_link(&mut link);
+    assert_eq!(capabilities, capability::WINK | capability::CBOR | capability::NMSG);
+    write_message(&mut link, cid, command::MSG, &VERSION_APDU);
+    assert_eq!(read_message(&mut link).unwrap().payload, [error_code::INVALID_CMD]);
+    write_message(&mut link, cid, command::CBOR, &[ctap2::command::GET_INFO]);
+    let info = read_message(&mut link).unwrap();
+    let info = GetInfo::parse(response::split_status(&info.payload).unwrap()).unwrap();
+    assert_eq!(info.versions, ["FIDO_2_0"]);
+
+    let u2f = SoftToken::in_memory(state(), Presence::Auto).unwrap().with_protocol(Protocol::U2f);
+    let mut link = MemoryLink::new(u2f);
+    let (cid, capabilities) = init_link(&mut link);
+    assert_eq!(capabilities, capability::WINK);
+    write_message(&mut link, cid, command::CBOR, &[ctap2::command::GET_INFO]);
+    let reply = read_message(&mut link).unwrap();
+    assert_eq!((reply.command, reply.payload.as_slice()), (command::ERROR, &[error_code::INVALID_CMD][..]));
+    write_message(&mut link, cid, command::MSG, &VERSION_APDU);
+    assert_eq!(read_message(&mut link).unwrap().payload, b"U2F_V2\x90\x00");
 }
