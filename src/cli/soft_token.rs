@@ -1,7 +1,8 @@
 //! `keygate soft-token ...`: a software security key served over a socket.
 //!
 //! `serve` runs the token until SIGINT/SIGTERM; with `--presence manual` each
-//! SIGUSR1 stands for one touch, so tests can watch a host poll on 6985.
+//! SIGUSR1 stands for one touch, so tests can watch a host poll on 6985 (U2F)
+//! or wait on KEEPALIVE (CTAP2). `--protocol` picks what the token speaks.
 //! A new token's attestation identity is the test CA's certificate from
 //! `fixtures/soft-token/`, built into the binary.
 
@@ -13,7 +14,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use keygate_device::soft::credential::{self, decode_base64};
 use keygate_device::soft::state::{Attestation, Secret};
-use keygate_device::soft::{Presence, SoftToken, TokenState, file};
+use keygate_device::soft::{Presence, Protocol, SoftToken, TokenState, file};
 use keygate_device::transport::{self, Control, ListenAddr, unix::UnixListener};
 use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
@@ -42,8 +43,20 @@ pub(crate) enum SoftTokenCommand {
 pub(crate) enum PresenceMode {
     /// At once, for every request.
     Auto,
-    /// Only after a SIGUSR1 (one signal, one touch); requests meanwhile get 6985.
+    /// Only after a SIGUSR1 (one signal, one touch); U2F requests meanwhile
+    /// get 6985, CTAP2 requests wait (KEEPALIVE) for up to 30 s.
     Manual,
+}
+
+/// Which protocols the served token speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProtocolMode {
+    /// U2F only (CTAPHID MSG), like a FIDO U2F key; CBOR requests are refused.
+    U2f,
+    /// CTAP2 only (CTAPHID CBOR), like a FIDO2 key with U2F switched off; MSG is refused.
+    Ctap2,
+    /// Both, like a FIDO2 key with U2F on; a credential made over one works over the other.
+    Both,
 }
 
 /// Arguments of `keygate soft-token serve`.
@@ -58,6 +71,9 @@ pub(crate) struct SoftTokenServeArgs {
     /// How user presence is decided.
     #[arg(long, value_enum, default_value_t = PresenceMode::Auto)]
     pub presence: PresenceMode,
+    /// Which protocols the token speaks: u2f, ctap2 or both.
+    #[arg(long, value_enum, default_value_t = ProtocolMode::Both)]
+    pub protocol: ProtocolMode,
     /// Log format: human or json.
     #[arg(long, value_name = "FORMAT", default_value = "human")]
     pub log_format: LogFormat,
@@ -107,6 +123,11 @@ async fn serve(args: SoftTokenServeArgs) -> Result<(), CliError> {
         PresenceMode::Auto => Presence::Auto,
         PresenceMode::Manual => Presence::Manual,
     };
+    let protocol = match args.protocol {
+        ProtocolMode::U2f => Protocol::U2f,
+        ProtocolMode::Ctap2 => Protocol::Ctap2,
+        ProtocolMode::Both => Protocol::Both,
+    };
     let control = Arc::new(Control::default());
     spawn_signal_handlers(&control)?;
     let worker = Arc::clone(&control);
@@ -116,14 +137,14 @@ async fn serve(args: SoftTokenServeArgs) -> Result<(), CliError> {
                 let socket = std::net::UdpSocket::bind(addr)
                     .with_context(|| format!("cannot listen on udp:{addr}"))?;
                 let local = socket.local_addr().context("cannot read the bound address")?;
-                let mut token = open(&args.state, presence)?;
+                let mut token = open(&args.state, presence, protocol)?;
                 tracing::info!(address = %format!("udp:{local}"), "soft token listening");
                 transport::serve(&socket, &mut token, &worker).context("socket failed")
             }
             ListenAddr::Unix(path) => {
                 let socket = UnixListener::bind(path)
                     .with_context(|| format!("cannot listen on unix:{}", path.display()))?;
-                let mut token = open(&args.state, presence)?;
+                let mut token = open(&args.state, presence, protocol)?;
                 tracing::info!(address = %args.listen, "soft token listening");
                 transport::serve(&socket, &mut token, &worker).context("socket failed")
             }
@@ -134,15 +155,17 @@ async fn serve(args: SoftTokenServeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn open<P: Clone>(path: &Path, presence: Presence) -> anyhow::Result<SoftToken<P>> {
+fn open<P: Clone>(path: &Path, presence: Presence, protocol: Protocol) -> anyhow::Result<SoftToken<P>> {
     let (token, created) = SoftToken::open_or_create(path, &mut UnwrapErr(SysRng), attestation(), presence)
         .with_context(|| format!("cannot open the token state {}", path.display()))?;
+    let token = token.with_protocol(protocol);
     if created {
         tracing::info!(state = %path.display(), "created a new soft token");
     }
     tracing::info!(
         counter = token.state().counter,
         credentials = token.state().credentials.len(),
+        protocol = ?protocol,
         "token loaded"
     );
     Ok(token)

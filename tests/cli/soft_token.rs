@@ -1,9 +1,207 @@
 //! The soft token as a real third-party host sees it: python-fido2 drives
-//! `keygate soft-token serve` over UDP and over a Unix datagram socket.
+//! `keygate soft-token serve` over UDP and over a Unix datagram socket; and
+//! `--protocol` decides what the served token speaks, checked over UDP
+//! with the device crate's own framing.
 
 use crate::common;
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use keygate_device::ctap2::authdata::AuthenticatorData;
+use keygate_device::ctap2::response::{self, GetAssertionResponse, GetInfo, MakeCredentialResponse};
+use keygate_device::ctap2::{
+    ES256, GetAssertion, MakeCredential, Options, RelyingParty, Request, User, command as ctap2_command,
+    keepalive,
+};
+use keygate_device::ctaphid::frame::Message;
+use keygate_device::ctaphid::{ChannelId, Fragments, Packet, Reassembly, capability, command, error_code};
 
 #[test]
 fn python_fido2_drives_the_soft_token() {
     common::pytest("test_soft_token.py", &[]);
+}
+
+/// `keygate soft-token serve` on a UDP port, killed when dropped.
+struct Served {
+    child: Child,
+    host: UdpSocket,
+}
+
+impl Served {
+    fn start(state: &Path, extra: &[&str]) -> Served {
+        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = common::keygate()
+            .args(["soft-token", "serve", "--state"])
+            .arg(state)
+            .args(["--listen", &format!("udp:127.0.0.1:{port}")])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the soft token");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            assert!(Instant::now() < deadline, "the soft token did not bind port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let host = UdpSocket::bind("127.0.0.1:0").unwrap();
+        host.connect(("127.0.0.1", port)).unwrap();
+        host.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        Served { child, host }
+    }
+
+    fn send(&self, channel: ChannelId, cmd: u8, payload: &[u8]) {
+        for report in Fragments::new(channel, cmd, payload).unwrap() {
+            self.host.send(&report).unwrap();
+        }
+    }
+
+    fn recv(&self) -> Message {
+        let mut buf = [0u8; 64];
+        self.host.recv(&mut buf).expect("the token answered");
+        let mut r =
+            Reassembly::start(&Packet::parse(&buf).unwrap(), Instant::now(), Duration::from_secs(5)).unwrap();
+        while !r.is_complete() {
+            self.host.recv(&mut buf).unwrap();
+            r.push(&Packet::parse(&buf).unwrap(), Instant::now()).unwrap();
+        }
+        r.into_message()
+    }
+
+    /// One request and its answer, passing over KEEPALIVEs.
+    fn call(&self, channel: ChannelId, cmd: u8, payload: &[u8]) -> Message {
+        self.send(channel, cmd, payload);
+        loop {
+            let reply = self.recv();
+            if reply.command != command::KEEPALIVE {
+                return reply;
+            }
+        }
+    }
+
+    /// A channel and the capability byte of the INIT reply.
+    fn init(&self) -> (ChannelId, u8) {
+        let reply = self.call(ChannelId::BROADCAST, command::INIT, b"12345678");
+        (ChannelId(u32::from_be_bytes(reply.payload[8..12].try_into().unwrap())), reply.payload[16])
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
+        assert!(status.expect("run kill").success());
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const VERSION_APDU: [u8; 7] = [0, 3, 0, 0, 0, 0, 0];
+
+fn make_credential() -> Vec<u8> {
+    Request::MakeCredential(MakeCredential {
+        client_data_hash: [1; 32],
+        rp: RelyingParty { id: "localhost".into(), name: None },
+        user: User { id: vec![7], name: Some("alice".into()), display_name: None },
+        algorithms: vec![ES256],
+        exclude_list: vec![],
+        options: Options::default(),
+        pin_uv_auth_param: None,
+        pin_uv_auth_protocol: None,
+    })
+    .encode()
+}
+
+fn get_assertion(credential_id: Vec<u8>) -> Vec<u8> {
+    Request::GetAssertion(GetAssertion {
+        rp_id: "localhost".into(),
+        client_data_hash: [2; 32],
+        allow_list: vec![credential_id],
+        options: Options::default(),
+        pin_uv_auth_param: None,
+        pin_uv_auth_protocol: None,
+    })
+    .encode()
+}
+
+fn saved_counter(state: &Path) -> u64 {
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(state).unwrap()).unwrap();
+    json["counter"].as_u64().unwrap()
+}
+
+#[test]
+fn a_ctap2_only_token_announces_cbor_and_nmsg_refuses_msg_and_persists_its_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("token.json");
+    let token = Served::start(&state, &["--protocol", "ctap2"]);
+    let (cid, capabilities) = token.init();
+    assert_eq!(capabilities, capability::WINK | capability::CBOR | capability::NMSG);
+    let reply = token.call(cid, command::MSG, &VERSION_APDU);
+    assert_eq!((reply.command, reply.payload.as_slice()), (command::ERROR, &[error_code::INVALID_CMD][..]));
+
+    let reply = token.call(cid, command::CBOR, &[ctap2_command::GET_INFO]);
+    assert_eq!(reply.command, command::CBOR);
+    let info = GetInfo::parse(response::split_status(&reply.payload).unwrap()).unwrap();
+    assert_eq!(info.versions, ["FIDO_2_0"]);
+
+    let reply = token.call(cid, command::CBOR, &make_credential());
+    let made = MakeCredentialResponse::parse(response::split_status(&reply.payload).unwrap()).unwrap();
+    let credential_id = AuthenticatorData::parse(&made.auth_data).unwrap().attested.unwrap().credential_id;
+    let reply = token.call(cid, command::CBOR, &get_assertion(credential_id));
+    let assertion = GetAssertionResponse::parse(response::split_status(&reply.payload).unwrap()).unwrap();
+    let counter = AuthenticatorData::parse(&assertion.auth_data).unwrap().sign_count;
+    assert_eq!(counter, 2);
+    assert_eq!(saved_counter(&state), 2, "saved before the answer left");
+}
+
+#[test]
+fn a_u2f_token_refuses_cbor_and_both_is_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let u2f = Served::start(&dir.path().join("u2f.json"), &["--protocol", "u2f"]);
+    let (cid, capabilities) = u2f.init();
+    assert_eq!(capabilities, capability::WINK);
+    let reply = u2f.call(cid, command::CBOR, &[ctap2_command::GET_INFO]);
+    assert_eq!((reply.command, reply.payload.as_slice()), (command::ERROR, &[error_code::INVALID_CMD][..]));
+    assert_eq!(u2f.call(cid, command::MSG, &VERSION_APDU).payload, b"U2F_V2\x90\x00");
+
+    let both = Served::start(&dir.path().join("both.json"), &[]);
+    let (cid, capabilities) = both.init();
+    assert_eq!(capabilities, capability::WINK | capability::CBOR);
+    assert_eq!(both.call(cid, command::MSG, &VERSION_APDU).payload, b"U2F_V2\x90\x00");
+    let reply = both.call(cid, command::CBOR, &[ctap2_command::GET_INFO]);
+    let info = GetInfo::parse(response::split_status(&reply.payload).unwrap()).unwrap();
+    assert_eq!(info.versions, ["U2F_V2", "FIDO_2_0"]);
+}
+
+#[test]
+fn a_manual_token_sends_up_needed_keepalives_until_sigusr1() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = Served::start(&dir.path().join("token.json"), &["--presence", "manual"]);
+    let (cid, _) = token.init();
+    token.send(cid, command::CBOR, &make_credential());
+    let started = Instant::now();
+    let mut keepalives = 0;
+    while started.elapsed() < Duration::from_millis(500) {
+        let reply = token.recv();
+        assert_eq!(
+            (reply.command, reply.payload.as_slice()),
+            (command::KEEPALIVE, &[keepalive::UP_NEEDED][..])
+        );
+        keepalives += 1;
+    }
+    assert!((3..=8).contains(&keepalives), "{keepalives} keepalives in 500 ms");
+    token.signal("USR1");
+    let answer = loop {
+        let reply = token.recv();
+        if reply.command != command::KEEPALIVE {
+            break reply;
+        }
+    };
+    assert_eq!(answer.command, command::CBOR);
+    MakeCredentialResponse::parse(response::split_status(&answer.payload).unwrap()).unwrap();
 }
