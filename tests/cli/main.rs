@@ -12,6 +12,7 @@ mod cli;
 mod config_cli;
 mod devices;
 mod key_cli;
+mod key_ctap2;
 mod man_cli;
 mod soft_token;
 mod soft_token_attestation;
