@@ -34,6 +34,9 @@ enum Act {
     Hold { answers_cancel: bool },
 }
 
+/// What the host sent: (CTAPHID command, first payload byte) per request.
+type Sent = Arc<Mutex<Vec<(u8, Option<u8>)>>>;
+
 /// A key that follows a script, one [`Act`] per CBOR request.
 struct Scripted {
     capabilities: u8,
@@ -41,7 +44,7 @@ struct Scripted {
     out: VecDeque<Vec<u8>>,
     holding: Option<bool>,
     /// The CTAPHID command and first payload byte of every request sent.
-    sent: Arc<Mutex<Vec<(u8, Option<u8>)>>>,
+    sent: Sent,
 }
 
 impl Scripted {
