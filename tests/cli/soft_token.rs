@@ -24,6 +24,13 @@ fn python_fido2_drives_the_soft_token() {
     common::pytest("test_soft_token.py", &[]);
 }
 
+/// python-fido2's CTAP2 host (`Ctap2`, `Fido2Client` without the CTAP1
+/// fallback) against `keygate soft-token serve --protocol ctap2|both`.
+#[test]
+fn python_fido2_drives_the_soft_token_over_ctap2() {
+    common::pytest("test_soft_token_ctap2.py", &[]);
+}
+
 /// `keygate soft-token serve` on a UDP port, killed when dropped.
 struct Served {
     child: Child,

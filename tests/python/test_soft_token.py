@@ -65,10 +65,11 @@ class DatagramConnection(CtapHidConnection):
 class Token:
     """A `keygate soft-token serve` process, restartable on the same state."""
 
-    def __init__(self, tmp_path, kind, presence="auto", state=None):
+    def __init__(self, tmp_path, kind, presence="auto", state=None, protocol=None):
         self.tmp = tmp_path
         self.kind = kind
         self.presence = presence
+        self.protocol = protocol
         self.state = state or tmp_path / "token.json"
         self.proc = None
         self.clients = 0
@@ -84,9 +85,10 @@ class Token:
 
     def start(self):
         self.log = open(self.tmp / "token.log", "ab")
+        protocol = ["--protocol", self.protocol] if self.protocol else []
         self.proc = subprocess.Popen(
             [KEYGATE, "soft-token", "serve", "--state", str(self.state), "--listen", self.listen,
-             "--presence", self.presence],
+             "--presence", self.presence, *protocol],
             stdout=self.log, stderr=self.log,
         )
         deadline = time.monotonic() + 20
@@ -157,7 +159,8 @@ def test_init_ping_and_wink(token):
     dev = token.device()
     assert dev.version == 2
     assert dev.capabilities & CAPABILITY.WINK
-    assert not dev.capabilities & CAPABILITY.CBOR
+    # By default a FIDO2 key with U2F on (test_soft_token_ctap2.py drives its CTAP2 side).
+    assert dev.capabilities & CAPABILITY.CBOR and not dev.capabilities & CAPABILITY.NMSG
     assert dev.ping(b"\x01") == b"\x01"
     big = os.urandom(7000)
     assert dev.ping(big) == big
@@ -281,9 +284,6 @@ def test_ctaphid_errors_reach_the_host(token):
     with pytest.raises(CtapError) as unknown:
         dev.call(0x55)
     assert unknown.value.code == CtapError.ERR.INVALID_COMMAND
-    with pytest.raises(CtapError) as cbor:
-        dev.call(CTAPHID.CBOR, b"\x04")
-    assert cbor.value.code == CtapError.ERR.INVALID_COMMAND
     conn = token.connection()
     conn.write_packet(struct.pack(">IBH", 0x7777, 0x80 | CTAPHID.PING, 1).ljust(REPORT, b"\0"))
     assert conn.read_packet()[4:8] == bytes([0x80 | CTAPHID.ERROR, 0, 1, 0x0B])
@@ -323,21 +323,30 @@ def test_manual_presence_is_polled_until_approved(tmp_path):
         token.stop()
 
 
-def test_fido2_client_falls_back_to_ctap1(token):
-    rp = PublicKeyCredentialRpEntity(name="keygate", id="localhost")
-    server = Fido2Server(rp)
-    client = Fido2Client(token.device(), DefaultClientDataCollector("http://localhost"), UserInteraction())
-    user = PublicKeyCredentialUserEntity(id=b"user-1", name="alice")
-    options, state = server.register_begin(user, user_verification=UserVerificationRequirement.DISCOURAGED)
-    registration = client.make_credential(options.public_key)
-    auth_data = server.register_complete(state, registration)
-    credentials = [auth_data.credential_data]
-    assert len(credentials[0].credential_id) == 61
-    options, state = server.authenticate_begin(credentials, user_verification=UserVerificationRequirement.DISCOURAGED)
-    assertion = client.get_assertion(options.public_key)
-    response = assertion.get_response(0)
-    server.authenticate_complete(state, credentials, response)
-    assert response.response.authenticator_data.counter >= 1
+@pytest.mark.parametrize("kind", ["udp", "unix"])
+def test_fido2_client_falls_back_to_ctap1(tmp_path, kind):
+    """A U2F-only token: Fido2Client finds no CBOR and speaks CTAP1."""
+    token = Token(tmp_path, kind, protocol="u2f").start()
+    try:
+        rp = PublicKeyCredentialRpEntity(name="keygate", id="localhost")
+        server = Fido2Server(rp)
+        client = Fido2Client(token.device(), DefaultClientDataCollector("http://localhost"), UserInteraction())
+        assert client.info.versions == ["U2F_V2"]
+        user = PublicKeyCredentialUserEntity(id=b"user-1", name="alice")
+        options, state = server.register_begin(user, user_verification=UserVerificationRequirement.DISCOURAGED)
+        registration = client.make_credential(options.public_key)
+        assert registration.response.attestation_object.fmt == "fido-u2f"
+        auth_data = server.register_complete(state, registration)
+        credentials = [auth_data.credential_data]
+        assert len(credentials[0].credential_id) == 61
+        options, state = server.authenticate_begin(credentials,
+                                                   user_verification=UserVerificationRequirement.DISCOURAGED)
+        assertion = client.get_assertion(options.public_key)
+        response = assertion.get_response(0)
+        server.authenticate_complete(state, credentials, response)
+        assert response.response.authenticator_data.counter >= 1
+    finally:
+        token.stop()
 
 
 def run_keygate(*args, stdin=None):
