@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod ctap2_python;
 mod fast_verify_diff;
 mod verify_mutation;
 mod verify_proptest;
