@@ -2,7 +2,9 @@
 //! enrolled with `keygate key enroll` signs in at login.php through
 //! WebAuthn (tests/python/test_browser_login.py). Screenshots land in
 //! `target/screenshots/`. Over HTTPS, a test CA made at test time signs
-//! the server's certificate (tests/python/test_browser_tls.py).
+//! the server's certificate (tests/python/test_browser_tls.py). A key
+//! enrolled over CTAP2 signs in from Chromium's CTAP2 virtual authenticator,
+//! on SQLite and PostgreSQL (tests/python/test_browser_ctap2.py).
 
 use crate::common;
 
@@ -90,6 +92,27 @@ fn chromium_signs_in_over_https() {
             ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
             ("KEYGATE_CA_FILE", ca.cert.display().to_string()),
             ("KEYGATE_SPKI", leaf.spki_sha256.clone()),
+            ("KEYGATE_SCREENSHOTS", screenshots()),
+        ],
+    );
+}
+
+crate::on_both_engines!(url: chromium_signs_in_with_a_key_enrolled_over_ctap2);
+
+/// `keygate key enroll --protocol ctap2` against a CTAP2-only soft token; the
+/// credential, exported into Chromium's virtual authenticator (protocol
+/// `ctap2`), signs in at /sign-in (tests/python/test_browser_ctap2.py).
+fn chromium_signs_in_with_a_key_enrolled_over_ctap2(db: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    common::add_user(db, "fido2-user", PASSWORD);
+    let (_server, url) = serve_on_localhost(dir.path(), db, |_| {});
+    let engine = if db.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+    common::pytest(
+        "test_browser_ctap2.py",
+        &[
+            ("KEYGATE_URL", url),
+            ("KEYGATE_PASSWORD", PASSWORD.to_owned()),
+            ("KEYGATE_ENGINE", engine.to_owned()),
             ("KEYGATE_SCREENSHOTS", screenshots()),
         ],
     );
