@@ -132,11 +132,11 @@ impl Auth {
             webauthn: stored.as_deref(),
         };
         let how = match (&attestation_subject, registered.attestation.data.clone().into()) {
-            (Some(subject), _) => format!("registered in a browser, attested by {subject}"),
+            (Some(subject), _) => format!("registered over WebAuthn, attested by {subject}"),
             (None, SerialisableAttestationData::Self_) => {
-                "registered in a browser, self attestation".to_owned()
+                "registered over WebAuthn, self attestation".to_owned()
             }
-            (None, _) => "registered in a browser, no attestation (none)".to_owned(),
+            (None, _) => "registered over WebAuthn, no attestation (none)".to_owned(),
         };
         self.store_new_key(caller, &new, &how, source, now).await
     }

@@ -59,7 +59,7 @@ fn ctap2_and_u2f_keys_enroll_and_log_in_across_protocols(database: &str) {
     // CTAP2 enrolment through the WebAuthn endpoints, and login both ways.
     let out = ok(&with_protocol("enroll", &url, &blue.spec, "ctap2", &["--name", "blue"]), &pw);
     assert!(out.contains("enrolled key") && out.contains("Recovery codes"), "{out}");
-    assert!(enrolment(database, "blue").contains("registered in a browser"));
+    assert!(enrolment(database, "blue").contains("registered over WebAuthn"));
     let session = session_of(&ok(&with_protocol("login", &url, &blue.spec, "ctap2", &[]), &pw));
     ok(&with_protocol("login", &url, &blue.spec, "u2f", &[]), &pw);
     ok(&key_args("login", &url, &blue.spec, &[]), &pw);
@@ -79,12 +79,12 @@ fn ctap2_and_u2f_keys_enroll_and_log_in_across_protocols(database: &str) {
         ok(&args, "")
     };
     enroll(&black.spec, "black", "auto");
-    assert!(enrolment(database, "black").contains("registered in a browser"));
+    assert!(enrolment(database, "black").contains("registered over WebAuthn"));
     enroll(&green.spec, "green", "auto");
     assert!(!enrolment(database, "green").contains("in a browser"), "{}", enrolment(database, "green"));
     ok(&key_args("login", &url, &green.spec, &[]), &pw);
     enroll(&red.spec, "red", "auto");
-    assert!(enrolment(database, "red").contains("registered in a browser"));
+    assert!(enrolment(database, "red").contains("registered over WebAuthn"));
     ok(&key_args("login", &url, &red.spec, &[]), &pw);
 
     // A protocol the key lacks is refused, saying which to use.
