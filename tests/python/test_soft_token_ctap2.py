@@ -370,6 +370,40 @@ def test_manual_presence_keeps_the_host_informed(tmp_path):
         token.stop()
 
 
+class TouchWhenPrompted(UserInteraction):
+    """A user who touches the key when the platform asks (prompt_up, which
+    python-fido2 calls on KEEPALIVE UP-needed)."""
+
+    def __init__(self, token):
+        self.token = token
+        self.prompts = 0
+
+    def prompt_up(self):
+        self.prompts += 1
+        self.token.signal(signal.SIGUSR1)
+
+
+def test_fido2_client_prompts_for_a_touch_when_the_key_asks(tmp_path):
+    token = presence_token(tmp_path)
+    try:
+        rp = PublicKeyCredentialRpEntity(name="keygate", id="localhost")
+        server = Fido2Server(rp)
+        user = TouchWhenPrompted(token)
+        client = Fido2Client(token.device(), DefaultClientDataCollector("http://localhost"), user)
+        options, state = server.register_begin(PublicKeyCredentialUserEntity(id=b"user-2", name="bob"),
+                                               user_verification=UserVerificationRequirement.DISCOURAGED)
+        credentials = [server.register_complete(state, client.make_credential(options.public_key)).credential_data]
+        assert user.prompts == 1
+        options, state = server.authenticate_begin(credentials,
+                                                   user_verification=UserVerificationRequirement.DISCOURAGED)
+        response = client.get_assertion(options.public_key).get_response(0)
+        server.authenticate_complete(state, credentials, response)
+        assert response.response.authenticator_data.is_user_present()
+        assert user.prompts == 2
+    finally:
+        token.stop()
+
+
 def test_reset_needs_a_touch_and_forgets_every_credential(tmp_path):
     token = presence_token(tmp_path, protocol="both")
     try:
