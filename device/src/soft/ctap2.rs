@@ -19,9 +19,9 @@ use zeroize::Zeroizing;
 
 use super::applet::Applet;
 use super::credential::{app_param, find_key};
-use super::keyhandle::{AppParam, KEY_HANDLE_LEN, random_signing_key};
+use super::keyhandle::{AppParam, random_signing_key};
 use super::packed;
-use super::state::Secret;
+use super::state::{MAX_CREDENTIAL_ID_LEN, Secret};
 use crate::ctap2::authdata::{AttestedCredential, AuthenticatorData, flags};
 use crate::ctap2::response::{self, GetAssertionResponse, GetInfo, MakeCredentialResponse};
 use crate::ctap2::{ES256, GetAssertion, MakeCredential, Options, Request, Status, command};
@@ -139,12 +139,42 @@ struct Pending {
 pub struct Authenticator {
     protocol: Protocol,
     pending: Option<Pending>,
+    list_limit: Option<usize>,
 }
 
 impl Authenticator {
     /// An authenticator announcing `protocol`'s versions.
     pub fn new(protocol: Protocol) -> Self {
-        Authenticator { protocol, pending: None }
+        Authenticator { protocol, pending: None, list_limit: None }
+    }
+
+    /// The same authenticator taking at most `limit` credential ids per
+    /// allow or exclude list, as real keys do (a YubiKey 5 takes 8):
+    /// announced as maxCredentialCountInList, longer lists refused with
+    /// LIMIT_EXCEEDED, so hosts must split them as browsers do.
+    pub fn with_list_limit(mut self, limit: usize) -> Self {
+        self.list_limit = Some(limit.max(1));
+        self
+    }
+
+    /// The protocol it announces.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The most credential ids it takes per list, if limited.
+    pub fn list_limit(&self) -> Option<usize> {
+        self.list_limit
+    }
+
+    /// Whether `request` carries a list longer than the limit.
+    fn over_limit(&self, request: &Request) -> bool {
+        let len = match request {
+            Request::MakeCredential(r) => r.exclude_list.len(),
+            Request::GetAssertion(r) => r.allow_list.len(),
+            Request::GetInfo | Request::Reset => 0,
+        };
+        self.list_limit.is_some_and(|limit| len > limit)
     }
 
     /// Whether a request waits for the user.
@@ -166,6 +196,9 @@ impl Authenticator {
         let cmd = payload.first().copied().unwrap_or_default();
         let held = match Request::parse(payload) {
             Err(status) => return Step::Answer(Answer::error(cmd, status)),
+            Ok(request) if self.over_limit(&request) => {
+                return Step::Answer(Answer::error(cmd, Status::LIMIT_EXCEEDED));
+            }
             Ok(Request::GetInfo) => return Step::Answer(self.get_info()),
             Ok(Request::MakeCredential(request)) => make_credential(applet, rng, &request),
             Ok(Request::GetAssertion(request)) => match get_assertion(applet, &request) {
@@ -221,8 +254,9 @@ impl Authenticator {
             options: vec![("rk".to_owned(), false), ("up".to_owned(), true), ("plat".to_owned(), false)],
             max_msg_size: Some(MAX_PAYLOAD as u64),
             pin_uv_auth_protocols: Vec::new(),
-            max_credential_count_in_list: None,
-            max_credential_id_length: Some(KEY_HANDLE_LEN as u64),
+            max_credential_count_in_list: self.list_limit.map(|n| n as u64),
+            // Its own ids are 61 bytes; imported ones may be longer.
+            max_credential_id_length: Some(MAX_CREDENTIAL_ID_LEN as u64),
             transports: vec!["usb".to_owned()],
             algorithms: vec![ES256],
         };

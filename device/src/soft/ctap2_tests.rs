@@ -2,6 +2,7 @@
 //! encoder, checking signatures with p256 and crossing over to U2F.
 
 use super::*;
+use crate::soft::keyhandle::KEY_HANDLE_LEN;
 use crate::ctap2::request::{RelyingParty, User};
 use crate::ctap2::response::{GetAssertionResponse, GetInfo, MakeCredentialResponse};
 use crate::soft::applet::Presence;
@@ -138,7 +139,8 @@ fn get_info_describes_a_u2f_style_fido2_key() {
         assert_eq!(info.max_msg_size, Some(7609));
         assert_eq!(info.algorithms, [ES256]);
         assert_eq!(info.transports, ["usb"]);
-        assert_eq!(info.max_credential_id_length, Some(KEY_HANDLE_LEN as u64));
+        assert_eq!(info.max_credential_id_length, Some(255));
+        assert_eq!(info.max_credential_count_in_list, None);
     }
 }
 

@@ -12,6 +12,10 @@ use zeroize::Zeroizing;
 
 use super::keyhandle::{AppParam, KeyHandleError, KeyWrap};
 
+/// The longest credential id the token holds: U2F carries key handles
+/// behind a one-byte length.
+pub const MAX_CREDENTIAL_ID_LEN: usize = 255;
+
 /// Format version written into new state files.
 pub const STATE_VERSION: u32 = 1;
 
@@ -194,8 +198,11 @@ impl TokenState {
     /// Adds (or replaces) an imported credential; the counter jumps past the
     /// credential's own so relying parties never see it go backwards.
     pub fn import(&mut self, credential: ImportedCredential, sign_count: u32) -> Result<(), StateError> {
-        if credential.credential_id.len() > 255 {
-            return Err(StateError::CredentialIdTooLong { max: 255, got: credential.credential_id.len() });
+        if credential.credential_id.len() > MAX_CREDENTIAL_ID_LEN {
+            return Err(StateError::CredentialIdTooLong {
+                max: MAX_CREDENTIAL_ID_LEN,
+                got: credential.credential_id.len(),
+            });
         }
         credential.signing_key()?;
         self.credentials
