@@ -2,10 +2,10 @@
 //! encoder, checking signatures with p256 and crossing over to U2F.
 
 use super::*;
-use crate::soft::keyhandle::KEY_HANDLE_LEN;
 use crate::ctap2::request::{RelyingParty, User};
 use crate::ctap2::response::{GetAssertionResponse, GetInfo, MakeCredentialResponse};
 use crate::soft::applet::Presence;
+use crate::soft::keyhandle::KEY_HANDLE_LEN;
 use crate::soft::state::{Attestation, Secret, TokenState};
 use crate::u2f::{CommandApdu, Encoding, StatusWord, ins};
 use ciborium::Value;
