@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use keygate_device::client::{ClientError, Wait};
+use keygate_device::ctap2::Status;
 
 use super::CliError;
 
@@ -82,10 +83,24 @@ where
     }
     match outcome {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(ClientError::Cancelled)) => Err(CliError::cancelled()),
-        Ok(Err(ClientError::Timeout)) => Err(CliError::other("timed out waiting for touch")),
-        Ok(Err(e)) => Err(CliError::other(e.to_string())),
+        Ok(Err(e)) => Err(explain(e)),
         Err(e) => Err(CliError::other(format!("the device request failed: {e}"))),
+    }
+}
+
+/// The message for a key's refusal, with the way out where there is one.
+fn explain(e: ClientError) -> CliError {
+    match e {
+        ClientError::Cancelled => CliError::cancelled(),
+        ClientError::Timeout => CliError::other("timed out waiting for touch"),
+        // A CTAP 2.0 key with a PIN set wants it (PIN_REQUIRED, the same
+        // code) even for a credential that needs only a touch; keygate
+        // enters no PIN, and U2F asks for none.
+        ClientError::Ctap2(status) if status == Status::PUAT_REQUIRED => CliError::other(format!(
+            "{status}: keygate key does not enter PINs; if the key also speaks U2F, \
+                 use --protocol u2f"
+        )),
+        e => CliError::other(e.to_string()),
     }
 }
 
@@ -98,4 +113,17 @@ fn prompt() -> ProgressBar {
     spinner.set_message(PROMPT);
     spinner.enable_steady_tick(Duration::from_millis(100));
     spinner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_that_wants_its_pin_is_pointed_to_u2f() {
+        let message = explain(ClientError::Ctap2(Status::PUAT_REQUIRED)).to_string();
+        assert!(message.contains("requires a PIN") && message.contains("--protocol u2f"), "{message}");
+        let other = explain(ClientError::Ctap2(Status::OPERATION_PENDING)).to_string();
+        assert!(!other.contains("--protocol"), "{other}");
+    }
 }
