@@ -191,17 +191,19 @@ fn a_manual_token_sends_up_needed_keepalives_until_sigusr1() {
     let token = Served::start(&dir.path().join("token.json"), &["--presence", "manual"]);
     let (cid, _) = token.init();
     token.send(cid, command::CBOR, &make_credential());
+    // They keep coming while nobody touches the key, and no faster than
+    // one per 100 ms (a late wake-up sends one, not the backlog): bounds
+    // that hold however loaded the machine is.
     let started = Instant::now();
-    let mut keepalives = 0;
-    while started.elapsed() < Duration::from_millis(500) {
+    for _ in 0..5 {
         let reply = token.recv();
         assert_eq!(
             (reply.command, reply.payload.as_slice()),
             (command::KEEPALIVE, &[keepalive::UP_NEEDED][..])
         );
-        keepalives += 1;
     }
-    assert!((3..=8).contains(&keepalives), "{keepalives} keepalives in 500 ms");
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(300), "5 keepalives in {elapsed:?}");
     token.signal("USR1");
     let answer = loop {
         let reply = token.recv();
