@@ -230,7 +230,8 @@ fn a_deadline_sends_cancel_and_reads_the_keys_answer() {
     let err = ctap2.make_credential(creation_request(), wait).unwrap_err();
     assert!(matches!(err, ClientError::Timeout), "{err:?}");
     assert!(started.elapsed() >= Duration::from_millis(400), "not before the deadline");
-    assert!(started.elapsed() < Duration::from_millis(1200), "{:?}", started.elapsed());
+    // Upper bounds catch a wait that never ends, with room for a loaded machine.
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
     assert!(asked.load(Ordering::SeqCst), "the key asked for a touch meanwhile");
     let commands: Vec<u8> = sent.lock().unwrap().iter().map(|(c, _)| *c).collect();
     assert_eq!(commands, [command::INIT, command::CBOR, command::CANCEL]);
@@ -253,7 +254,7 @@ fn ctrl_c_sends_cancel() {
     let started = Instant::now();
     let err = ctap2.get_assertion(assertion_request(&[b"k"]), wait).unwrap_err();
     assert!(matches!(err, ClientError::Cancelled), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
     assert_eq!(sent.lock().unwrap().last().map(|(c, _)| *c), Some(command::CANCEL));
 }
 
@@ -266,7 +267,7 @@ fn a_key_that_ignores_cancel_is_given_up_on_after_the_grace() {
     assert!(matches!(err, ClientError::Timeout), "{err:?}");
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(200) + CANCEL_GRACE, "{took:?}");
-    assert!(took < Duration::from_millis(200) + CANCEL_GRACE + Duration::from_millis(500), "{took:?}");
+    assert!(took < Duration::from_millis(200) + CANCEL_GRACE + Duration::from_secs(3), "{took:?}");
 }
 
 #[test]
