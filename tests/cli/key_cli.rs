@@ -27,18 +27,24 @@ pub(crate) struct SoftToken {
 }
 
 impl SoftToken {
+    /// A token with the default protocols (no `--protocol`).
     pub(crate) fn start(state: &Path, presence: &str) -> SoftToken {
-        Self::start_with(state, presence, "both")
+        Self::spawn(state, presence, None)
     }
 
     /// A token that speaks `protocol` (u2f, ctap2 or both).
     pub(crate) fn start_with(state: &Path, presence: &str, protocol: &str) -> SoftToken {
+        Self::spawn(state, presence, Some(protocol))
+    }
+
+    fn spawn(state: &Path, presence: &str, protocol: Option<&str>) -> SoftToken {
         let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let listen = format!("udp:127.0.0.1:{port}");
         let child = common::keygate()
             .args(["soft-token", "serve", "--state"])
             .arg(state)
-            .args(["--listen", &listen, "--presence", presence, "--protocol", protocol])
+            .args(["--listen", &listen, "--presence", presence])
+            .args(protocol.map(|p| ["--protocol", p]).into_iter().flatten())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -4,10 +4,11 @@
 //! with the device crate's own framing.
 
 use crate::common;
+use crate::key_cli::SoftToken;
 
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use keygate_device::ctap2::authdata::AuthenticatorData;
@@ -31,33 +32,25 @@ fn python_fido2_drives_the_soft_token_over_ctap2() {
     common::pytest("test_soft_token_ctap2.py", &[]);
 }
 
-/// `keygate soft-token serve` on a UDP port, killed when dropped.
+/// `keygate soft-token serve` on a UDP port (key_cli's spawner), with a
+/// raw CTAPHID host socket connected to it.
 struct Served {
-    child: Child,
+    token: SoftToken,
     host: UdpSocket,
 }
 
 impl Served {
-    fn start(state: &Path, extra: &[&str]) -> Served {
-        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = common::keygate()
-            .args(["soft-token", "serve", "--state"])
-            .arg(state)
-            .args(["--listen", &format!("udp:127.0.0.1:{port}")])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the soft token");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            assert!(Instant::now() < deadline, "the soft token did not bind port {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    /// `protocol` None: the default, no `--protocol` flag.
+    fn start(state: &Path, presence: &str, protocol: Option<&str>) -> Served {
+        let token = match protocol {
+            Some(protocol) => SoftToken::start_with(state, presence, protocol),
+            None => SoftToken::start(state, presence),
+        };
+        let address = token.spec.strip_prefix("udp:").expect("a UDP token");
         let host = UdpSocket::bind("127.0.0.1:0").unwrap();
-        host.connect(("127.0.0.1", port)).unwrap();
+        host.connect(address).unwrap();
         host.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        Served { child, host }
+        Served { token, host }
     }
 
     fn send(&self, channel: ChannelId, cmd: u8, payload: &[u8]) {
@@ -96,15 +89,8 @@ impl Served {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
+        let status = Command::new("kill").args([&format!("-{name}"), &self.token.pid().to_string()]).status();
         assert!(status.expect("run kill").success());
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -145,7 +131,7 @@ fn saved_counter(state: &Path) -> u64 {
 fn a_ctap2_only_token_announces_cbor_and_nmsg_refuses_msg_and_persists_its_counter() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("token.json");
-    let token = Served::start(&state, &["--protocol", "ctap2"]);
+    let token = Served::start(&state, "auto", Some("ctap2"));
     let (cid, capabilities) = token.init();
     assert_eq!(capabilities, capability::WINK | capability::CBOR | capability::NMSG);
     let reply = token.call(cid, command::MSG, &VERSION_APDU);
@@ -169,14 +155,14 @@ fn a_ctap2_only_token_announces_cbor_and_nmsg_refuses_msg_and_persists_its_count
 #[test]
 fn a_u2f_token_refuses_cbor_and_both_is_the_default() {
     let dir = tempfile::tempdir().unwrap();
-    let u2f = Served::start(&dir.path().join("u2f.json"), &["--protocol", "u2f"]);
+    let u2f = Served::start(&dir.path().join("u2f.json"), "auto", Some("u2f"));
     let (cid, capabilities) = u2f.init();
     assert_eq!(capabilities, capability::WINK);
     let reply = u2f.call(cid, command::CBOR, &[ctap2_command::GET_INFO]);
     assert_eq!((reply.command, reply.payload.as_slice()), (command::ERROR, &[error_code::INVALID_CMD][..]));
     assert_eq!(u2f.call(cid, command::MSG, &VERSION_APDU).payload, b"U2F_V2\x90\x00");
 
-    let both = Served::start(&dir.path().join("both.json"), &[]);
+    let both = Served::start(&dir.path().join("both.json"), "auto", None);
     let (cid, capabilities) = both.init();
     assert_eq!(capabilities, capability::WINK | capability::CBOR);
     assert_eq!(both.call(cid, command::MSG, &VERSION_APDU).payload, b"U2F_V2\x90\x00");
@@ -188,7 +174,7 @@ fn a_u2f_token_refuses_cbor_and_both_is_the_default() {
 #[test]
 fn a_manual_token_sends_up_needed_keepalives_until_sigusr1() {
     let dir = tempfile::tempdir().unwrap();
-    let token = Served::start(&dir.path().join("token.json"), &["--presence", "manual"]);
+    let token = Served::start(&dir.path().join("token.json"), "manual", None);
     let (cid, _) = token.init();
     token.send(cid, command::CBOR, &make_credential());
     // They keep coming while nobody touches the key, and no faster than
