@@ -148,23 +148,18 @@ impl Authenticator {
         Authenticator { protocol, pending: None, list_limit: None }
     }
 
-    /// The same authenticator taking at most `limit` credential ids per
-    /// allow or exclude list, as real keys do (a YubiKey 5 takes 8):
-    /// announced as maxCredentialCountInList, longer lists refused with
-    /// LIMIT_EXCEEDED, so hosts must split them as browsers do.
-    pub fn with_list_limit(mut self, limit: usize) -> Self {
+    /// Takes at most `limit` credential ids per allow or exclude list from
+    /// now on, as real keys do (a YubiKey 5 takes 8): announced as
+    /// maxCredentialCountInList, longer lists refused with LIMIT_EXCEEDED,
+    /// so hosts must split them as browsers do.
+    pub fn set_list_limit(&mut self, limit: usize) {
         self.list_limit = Some(limit.max(1));
-        self
     }
 
-    /// The protocol it announces.
-    pub fn protocol(&self) -> Protocol {
-        self.protocol
-    }
-
-    /// The most credential ids it takes per list, if limited.
-    pub fn list_limit(&self) -> Option<usize> {
-        self.list_limit
+    /// Announces `protocol` from now on; a request waiting for a touch is dropped.
+    pub fn set_protocol(&mut self, protocol: Protocol) {
+        self.protocol = protocol;
+        self.pending = None;
     }
 
     /// Whether `request` carries a list longer than the limit.

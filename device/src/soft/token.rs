@@ -65,19 +65,15 @@ impl<P: Clone> SoftToken<P> {
     /// The same token speaking only `protocol`'s commands (set before any host talks to it).
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
         self.device = device(protocol);
-        let limit = self.ctap2.list_limit();
-        self.ctap2 = Authenticator::new(protocol);
-        if let Some(limit) = limit {
-            self.ctap2 = self.ctap2.with_list_limit(limit);
-        }
+        self.ctap2.set_protocol(protocol);
         self.waiting = None;
         self
     }
 
     /// The same token taking at most `limit` credential ids per CTAP2 list
-    /// (see [`Authenticator::with_list_limit`]).
+    /// (see [`Authenticator::set_list_limit`]).
     pub fn with_list_limit(mut self, limit: usize) -> Self {
-        self.ctap2 = Authenticator::new(self.ctap2.protocol()).with_list_limit(limit);
+        self.ctap2.set_list_limit(limit);
         self
     }
 
